@@ -1,0 +1,156 @@
+//! Opening DICOM files (with or without preamble and file meta group) and reading attributes.
+
+use std::path::Path;
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_core::value::Value;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+
+use crate::DicomError;
+
+/// A parsed DICOM object, as dicom-rs holds it.
+pub type DicomObject = DefaultDicomObject;
+
+/// How much of a file to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadDepth {
+    /// Everything, pixel data included.
+    Full,
+    /// Stop before Pixel Data (7FE0,0010): enough for indexing and geometry, and much faster.
+    Header,
+}
+
+/// Opens a DICOM file.
+///
+/// Files with the 128-byte preamble and `DICM` magic are read as the standard says. Files without
+/// a file meta group (older "raw" datasets, such as ACR-NEMA style files) are read by guessing the
+/// encoding from the first element: implicit or explicit VR, little or big endian.
+pub fn open(path: &Path, depth: ReadDepth) -> Result<DicomObject, DicomError> {
+    let bytes = std::fs::read(path).map_err(|source| DicomError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_bytes(&bytes, depth).map_err(|reason| DicomError::Parse {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Parses a DICOM object from memory (see [`open`]); the error is a human-readable reason.
+pub fn from_bytes(bytes: &[u8], depth: ReadDepth) -> Result<DicomObject, String> {
+    let has_magic = bytes.len() >= 132 && &bytes[128..132] == b"DICM";
+    let unprefixed = bytes.len() >= 4 && &bytes[0..4] == b"DICM";
+    if has_magic || unprefixed {
+        let body = if has_magic { &bytes[128..] } else { bytes };
+        let opts = OpenFileOptions::new().read_preamble(dicom_object::file::ReadPreamble::Never);
+        let opts = match depth {
+            ReadDepth::Full => opts,
+            ReadDepth::Header => opts.read_until(tags::PIXEL_DATA),
+        };
+        return opts.from_reader(body).map_err(|e| error_chain(&e));
+    }
+    read_without_meta(bytes, depth)
+}
+
+fn read_without_meta(bytes: &[u8], depth: ReadDepth) -> Result<DicomObject, String> {
+    if bytes.len() < 8 {
+        return Err("file is too short to be DICOM (no preamble, no DICM magic)".into());
+    }
+    // The first element of a dataset is a group 0x0008 (or 0x0002..0x0010) tag; its byte order
+    // and whether two upper-case letters (a VR) follow tell the encoding.
+    let group_le = u16::from_le_bytes([bytes[0], bytes[1]]);
+    let group_be = u16::from_be_bytes([bytes[0], bytes[1]]);
+    let vr_like = bytes[4].is_ascii_uppercase() && bytes[5].is_ascii_uppercase();
+    let uid = if (1..=0x0010).contains(&group_le) && group_le % 2 == 0 {
+        if vr_like {
+            "1.2.840.10008.1.2.1"
+        } else {
+            "1.2.840.10008.1.2"
+        }
+    } else if (1..=0x0010).contains(&group_be) && group_be % 2 == 0 && vr_like {
+        "1.2.840.10008.1.2.2"
+    } else {
+        return Err(
+            "not a DICOM file: no 'DICM' magic at byte 128 and the data does not start with a DICOM element"
+                .into(),
+        );
+    };
+    let ts = TransferSyntaxRegistry
+        .get(uid)
+        .ok_or_else(|| format!("transfer syntax {uid} is not registered"))?;
+    let dataset = InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| error_chain(&e))?;
+    let _ = depth; // Raw datasets are small legacy files: read whole.
+    let sop_class = str_of(&dataset, tags::SOP_CLASS_UID).unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.7".into());
+    let sop_instance = str_of(&dataset, tags::SOP_INSTANCE_UID).unwrap_or_else(|| "2.25.0".into());
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(uid)
+        .media_storage_sop_class_uid(sop_class)
+        .media_storage_sop_instance_uid(sop_instance)
+        .build()
+        .map_err(|e| error_chain(&e))?;
+    Ok(dataset.with_exact_meta(meta))
+}
+
+/// The error and its sources, joined, so that the user sees the innermost reason.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        let msg = inner.to_string();
+        if !s.contains(&msg) {
+            s.push_str(": ");
+            s.push_str(&msg);
+        }
+        cur = inner.source();
+    }
+    s
+}
+
+/// Trimmed string value of an attribute, `None` when absent or empty.
+pub fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let e = obj.get(tag)?;
+    let s = e.to_str().ok()?;
+    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Numeric values (DS, IS, FL, FD, US, ...) of an attribute.
+pub fn floats_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
+    let v = obj.get(tag)?.to_multi_float64().ok()?;
+    (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
+}
+
+/// First numeric value of an attribute.
+pub fn float_of(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+    floats_of(obj, tag).and_then(|v| v.first().copied())
+}
+
+/// Integer value of an attribute.
+pub fn int_of(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
+    obj.get(tag)?.to_int::<i64>().ok()
+}
+
+/// Items of a sequence attribute (empty when absent or not a sequence).
+pub fn items_of(obj: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
+    match obj.get(tag).map(|e| e.value()) {
+        Some(Value::Sequence(seq)) => seq.items(),
+        _ => &[],
+    }
+}
+
+/// First item of a sequence attribute.
+pub fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+    items_of(obj, tag).first()
+}
+
+/// Name of a transfer syntax UID, or the UID itself when unknown.
+pub fn transfer_syntax_name(uid: &str) -> String {
+    let uid = uid.trim_end_matches('\0').trim();
+    TransferSyntaxRegistry
+        .get(uid)
+        .map(|ts| ts.name().to_string())
+        .unwrap_or_else(|| uid.to_string())
+}

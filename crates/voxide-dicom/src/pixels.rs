@@ -1,0 +1,178 @@
+//! Pixel data decoding through dicom-rs, and extraction of stored values.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_pixeldata::{DecodedPixelData, PixelDecoder};
+
+use crate::object::{error_chain, open, transfer_syntax_name, DicomObject, ReadDepth};
+use crate::DicomError;
+
+/// Decoded pixel data of one object: native samples for all frames.
+#[derive(Debug, Clone)]
+pub struct PixelFrames {
+    pub rows: usize,
+    pub columns: usize,
+    pub frames: usize,
+    pub samples_per_pixel: usize,
+    pub bits_allocated: u16,
+    pub bits_stored: u16,
+    pub signed: bool,
+    /// Planar configuration 1: all samples of one colour plane, then the next.
+    pub planar: bool,
+    pub photometric_interpretation: String,
+    pub transfer_syntax: String,
+    /// Native little-endian samples, frame after frame.
+    data: Vec<u8>,
+}
+
+impl PixelFrames {
+    /// Samples (not pixels) in one frame.
+    pub fn samples_per_frame(&self) -> usize {
+        self.rows * self.columns * self.samples_per_pixel
+    }
+
+    /// Raw bytes of all frames.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Stored values (before any rescale) of one frame as `f64`, with Bits Stored applied
+    /// (masking, and sign extension for signed data). Colour frames are interleaved
+    /// (R, G, B, R, ...) whatever the planar configuration.
+    pub fn stored_values(&self, frame: usize) -> Result<Vec<f64>, String> {
+        let n = self.samples_per_frame();
+        if frame >= self.frames {
+            return Err(format!("frame {frame} requested, object has {}", self.frames));
+        }
+        let bits = self.bits_allocated as usize;
+        let values: Vec<f64> = if bits == 1 {
+            // Bit-packed (binary segmentations): frames are packed back to back in bits.
+            let start = frame * n;
+            (start..start + n)
+                .map(|b| {
+                    self.data
+                        .get(b / 8)
+                        .map(|byte| f64::from((byte >> (b % 8)) & 1))
+                        .ok_or_else(|| "pixel data shorter than its header says".to_string())
+                })
+                .collect::<Result<_, _>>()?
+        } else {
+            let bytes = bits / 8;
+            if !(bits == 8 || bits == 16 || bits == 32) {
+                return Err(format!("Bits Allocated {bits} is not supported (1, 8, 16 or 32)"));
+            }
+            let start = frame * n * bytes;
+            let chunk = self
+                .data
+                .get(start..start + n * bytes)
+                .ok_or_else(|| "pixel data shorter than its header says".to_string())?;
+            let stored = u32::from(self.bits_stored.clamp(1, self.bits_allocated));
+            let shift = 32 - stored;
+            chunk
+                .chunks_exact(bytes)
+                .map(|c| {
+                    let raw: u32 = match bytes {
+                        1 => u32::from(c[0]),
+                        2 => u32::from(u16::from_le_bytes([c[0], c[1]])),
+                        _ => u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                    };
+                    if self.signed {
+                        f64::from(((raw << shift) as i32) >> shift)
+                    } else {
+                        f64::from((raw << shift) >> shift)
+                    }
+                })
+                .collect()
+        };
+        if self.planar && self.samples_per_pixel > 1 {
+            let spp = self.samples_per_pixel;
+            let plane = self.rows * self.columns;
+            let mut out = vec![0.0; n];
+            for s in 0..spp {
+                for p in 0..plane {
+                    out[p * spp + s] = values[s * plane + p];
+                }
+            }
+            return Ok(out);
+        }
+        Ok(values)
+    }
+}
+
+/// Decodes the pixel data of a file.
+pub fn decode_file(path: &Path) -> Result<PixelFrames, DicomError> {
+    let obj = open(path, ReadDepth::Full)?;
+    decode(&obj, path)
+}
+
+/// Decodes the pixel data of an object read from `path` (used in error messages).
+pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError> {
+    let ts_uid = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let transfer_syntax = transfer_syntax_name(&ts_uid);
+    if obj.get(tags::PIXEL_DATA).is_none()
+        && obj.get(tags::FLOAT_PIXEL_DATA).is_none()
+        && obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_none()
+    {
+        return Err(DicomError::NoPixelData {
+            path: path.to_path_buf(),
+        });
+    }
+    let fail = |reason: String| DicomError::PixelDecode {
+        path: path.to_path_buf(),
+        transfer_syntax: transfer_syntax.clone(),
+        reason,
+    };
+    // A codec panicking on hostile input must not take the process down: contain it and report
+    // it as a decoding failure of this file.
+    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        obj.decode_pixel_data().map(|d| to_frames(&d, &transfer_syntax))
+    }))
+    .map_err(|_| fail("the decoder crashed on this pixel data (corrupt or unsupported stream)".into()))?
+    .map_err(|e| fail(error_chain(&e)))?
+    .map_err(fail)?;
+    let needed = if decoded.bits_allocated == 1 {
+        (decoded.frames * decoded.samples_per_frame()).div_ceil(8)
+    } else {
+        decoded.frames * decoded.samples_per_frame() * usize::from(decoded.bits_allocated / 8)
+    };
+    if decoded.data.len() < needed {
+        return Err(fail(format!(
+            "decoded {} bytes but {} rows x {} columns x {} frames x {} samples at {} bits need {needed}; the pixel data is truncated",
+            decoded.data.len(),
+            decoded.rows,
+            decoded.columns,
+            decoded.frames,
+            decoded.samples_per_pixel,
+            decoded.bits_allocated
+        )));
+    }
+    Ok(decoded)
+}
+
+fn to_frames(d: &DecodedPixelData<'_>, ts: &str) -> Result<PixelFrames, String> {
+    let bits_allocated = d.bits_allocated();
+    if bits_allocated == 0 || bits_allocated > 32 {
+        return Err(format!("Bits Allocated {bits_allocated} is not supported"));
+    }
+    Ok(PixelFrames {
+        rows: d.rows() as usize,
+        columns: d.columns() as usize,
+        frames: d.number_of_frames() as usize,
+        samples_per_pixel: usize::from(d.samples_per_pixel()),
+        bits_allocated,
+        bits_stored: d.bits_stored(),
+        signed: matches!(
+            d.pixel_representation(),
+            dicom_pixeldata::PixelRepresentation::Signed
+        ),
+        planar: matches!(
+            d.planar_configuration(),
+            dicom_pixeldata::PlanarConfiguration::PixelFirst
+        ),
+        photometric_interpretation: d.photometric_interpretation().to_string(),
+        transfer_syntax: ts.to_string(),
+        data: d.data().to_vec(),
+    })
+}
