@@ -127,7 +127,8 @@ pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError>
     // A codec panicking on hostile input must not take the process down: contain it and report
     // it as a decoding failure of this file.
     let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        obj.decode_pixel_data().map(|d| to_frames(&d, &transfer_syntax))
+        obj.decode_pixel_data()
+            .map(|d| to_frames(&d, &transfer_syntax, ts_uid == EXPLICIT_VR_BIG_ENDIAN))
     }))
     .map_err(|_| fail("the decoder crashed on this pixel data (corrupt or unsupported stream)".into()))?
     .map_err(|e| fail(error_chain(&e)))?
@@ -151,10 +152,20 @@ pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError>
     Ok(decoded)
 }
 
-fn to_frames(d: &DecodedPixelData<'_>, ts: &str) -> Result<PixelFrames, String> {
+const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
+
+fn to_frames(d: &DecodedPixelData<'_>, ts: &str, big_endian: bool) -> Result<PixelFrames, String> {
     let bits_allocated = d.bits_allocated();
     if bits_allocated == 0 || bits_allocated > 32 {
         return Err(format!("Bits Allocated {bits_allocated} is not supported"));
+    }
+    let mut data = d.data().to_vec();
+    if big_endian && bits_allocated == 32 {
+        // Pixel Data is OW: dicom-rs 0.10 swaps each 16-bit word to native order, which leaves
+        // the two words of a 32-bit sample in big-endian order. Put them back.
+        for sample in data.chunks_exact_mut(4) {
+            sample.rotate_left(2);
+        }
     }
     Ok(PixelFrames {
         rows: d.rows() as usize,
@@ -173,6 +184,6 @@ fn to_frames(d: &DecodedPixelData<'_>, ts: &str) -> Result<PixelFrames, String> 
         ),
         photometric_interpretation: d.photometric_interpretation().to_string(),
         transfer_syntax: ts.to_string(),
-        data: d.data().to_vec(),
+        data,
     })
 }
