@@ -21,6 +21,8 @@ mod series;
 
 use std::path::PathBuf;
 
+pub use dicom_core::Tag;
+pub use dicom_dictionary_std::tags;
 pub use object::{
     first_item, float_of, floats_of, from_bytes, int_of, items_of, open, str_of,
     transfer_syntax_name, DicomObject, ReadDepth,

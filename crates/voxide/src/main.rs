@@ -1,0 +1,414 @@
+//! `voxide`: the command line of the voxide imaging platform.
+//!
+//! A thin shell: argument parsing, progress bars and printing. The work is done by the library
+//! crates (`voxide-dicom`, `voxide-io`, `voxide-core`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use voxide_core::{AnyImage, Image, LabelMap};
+use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
+
+#[derive(Parser, Debug)]
+#[command(name = "voxide", version, about = "voxide: inspect and convert medical images (DICOM, NIfTI, NRRD)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Describe a DICOM file or folder, a NIfTI or an NRRD image: modality, size, spacing,
+    /// orientation, value range and warnings.
+    Info {
+        /// A DICOM file, a folder of DICOM files, or a .nii/.nii.gz/.nrrd/.nhdr image.
+        path: PathBuf,
+        /// Series Instance UID to describe in detail, when the folder holds several.
+        #[arg(long)]
+        series: Option<String>,
+    },
+    /// Convert a DICOM series or RTSTRUCT to NIfTI/NRRD, or between NIfTI and NRRD.
+    ///
+    /// The output format follows the extension: .nii, .nii.gz, .nrrd.
+    Convert {
+        /// A DICOM series folder (or file), an RTSTRUCT file, or a NIfTI/NRRD image.
+        input: PathBuf,
+        /// Output image (.nii, .nii.gz or .nrrd).
+        output: PathBuf,
+        /// Series Instance UID to convert, when the input folder holds several series.
+        #[arg(long)]
+        series: Option<String>,
+        /// For an RTSTRUCT input: the folder of the image series it was drawn on. By default
+        /// the folders next to the RTSTRUCT are searched for the series it references.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// For an RTSTRUCT input: the ROI to rasterise (default: all ROIs as a label map,
+        /// label n for the n-th ROI).
+        #[arg(long)]
+        roi: Option<String>,
+        /// Accept DICOM series with non-uniform slice spacing (mean spacing, with a warning).
+        #[arg(long)]
+        allow_nonuniform: bool,
+        /// Write NIfTI-2 instead of NIfTI-1.
+        #[arg(long)]
+        nifti2: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VOXIDE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info { path, series } => info(&path, series.as_deref()),
+        Command::Convert {
+            input,
+            output,
+            series,
+            reference,
+            roi,
+            allow_nonuniform,
+            nifti2,
+        } => convert(&ConvertArgs {
+            input,
+            output,
+            series,
+            reference,
+            roi,
+            options: AssemblyOptions {
+                allow_nonuniform_spacing: allow_nonuniform,
+            },
+            nifti2,
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A progress bar that shows itself only for work that lasts (indicatif hides it when stderr is
+/// not a terminal).
+fn progress_bar(message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+fn scan_with_progress(path: &Path) -> Result<voxide_dicom::Scan> {
+    let bar = progress_bar("reading");
+    let cb = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let scan = voxide_dicom::scan(path, Some(&cb));
+    bar.finish_and_clear();
+    Ok(scan?)
+}
+
+fn assemble_with_progress(series: &SeriesEntry, options: &AssemblyOptions) -> Result<DicomVolume> {
+    let bar = progress_bar("decoding");
+    let cb = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let vol = voxide_dicom::assemble(series, options, Some(&cb));
+    bar.finish_and_clear();
+    Ok(vol?)
+}
+
+/// Picks the series to work on: the one asked for, or the only one.
+fn pick_series(path: &Path, scan: voxide_dicom::Scan, uid: Option<&str>) -> Result<SeriesEntry> {
+    let mut all = scan.series;
+    if let Some(uid) = uid {
+        return match all.iter().position(|s| s.series_instance_uid == uid) {
+            Some(i) => Ok(all.swap_remove(i)),
+            None => bail!(
+                "{}: no series with UID {uid}; it holds: {}",
+                path.display(),
+                all.iter().map(|s| s.series_instance_uid.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        };
+    }
+    match all.len() {
+        0 => Err(voxide_dicom::DicomError::NoImages {
+            path: path.to_path_buf(),
+            unreadable: scan.unreadable.len(),
+            non_image: scan.non_image.len(),
+        }
+        .into()),
+        1 => Ok(all.swap_remove(0)),
+        _ => Err(voxide_dicom::DicomError::MultipleSeries {
+            path: path.to_path_buf(),
+            series: all
+                .iter()
+                .map(|s| format!("{} [{} images]", voxide_dicom::describe_series(s), s.slices.len()))
+                .collect(),
+        }
+        .into()),
+    }
+}
+
+fn is_image_file(path: &Path) -> bool {
+    path.is_file() && voxide_io::format_of(path).is_some()
+}
+
+fn info(path: &Path, series_uid: Option<&str>) -> Result<()> {
+    if !path.exists() {
+        bail!("{}: no such file or folder", path.display());
+    }
+    if is_image_file(path) {
+        let image = voxide_io::read_image(path)?;
+        println!("file:        {}", path.display());
+        print_image(&image);
+        return Ok(());
+    }
+    let scan = scan_with_progress(path)?;
+    if path.is_file() && scan.series.is_empty() {
+        if let Some((_, class)) = scan.non_image.first() {
+            println!("file:        {}", path.display());
+            println!("object:      {class} (no pixel data)");
+            return Ok(());
+        }
+        if let Some((_, reason)) = scan.unreadable.first() {
+            bail!("{reason}\nhint: voxide reads DICOM (.dcm or no extension), NIfTI (.nii, .nii.gz) and NRRD (.nrrd, .nhdr)");
+        }
+    }
+    println!("path:        {}", path.display());
+    println!(
+        "contents:    {} image series, {} non-image DICOM objects, {} unreadable files",
+        scan.series.len(),
+        scan.non_image.len(),
+        scan.unreadable.len()
+    );
+    for s in &scan.series {
+        println!(
+            "  series {} | {} | {} images | {} | {}",
+            s.series_instance_uid,
+            s.modality.as_deref().unwrap_or("?"),
+            s.slices.len(),
+            s.series_description.as_deref().unwrap_or(""),
+            s.transfer_syntaxes.join(", ")
+        );
+    }
+    for (p, class) in scan.non_image.iter().take(20) {
+        println!("  object {} | {class}", p.display());
+    }
+    for (p, reason) in scan.unreadable.iter().take(20) {
+        println!("  unreadable {}: {reason}", p.display());
+    }
+    if scan.series.len() > 1 && series_uid.is_none() {
+        println!("(pass --series UID for the geometry and values of one series)");
+        return Ok(());
+    }
+    if scan.series.is_empty() {
+        return Ok(());
+    }
+    let series = pick_series(path, scan, series_uid)?;
+    println!();
+    println!("series:      {}", series.series_instance_uid);
+    println!("modality:    {}", series.modality.as_deref().unwrap_or("?"));
+    if let Some(d) = &series.series_description {
+        println!("description: {d}");
+    }
+    if let Some(p) = &series.patient_id {
+        println!("patient id:  {p}");
+    }
+    if let Some(s) = &series.study_instance_uid {
+        println!("study:       {s}");
+    }
+    match assemble_with_progress(&series, &AssemblyOptions::default()) {
+        Ok(vol) => {
+            print_image(&vol.image);
+            for w in &vol.warnings {
+                println!("warning:     {w}");
+            }
+        }
+        Err(e) => bail!("the series cannot be assembled into a volume: {e:#}"),
+    }
+    Ok(())
+}
+
+fn print_image(image: &AnyImage) {
+    let g = image.geometry();
+    let [ni, nj, nk] = g.size();
+    println!("size:        {ni} x {nj} x {nk} voxels ({})", image.voxel_type());
+    println!("spacing:     {} mm", fmt3(g.spacing()));
+    println!("origin:      {} mm (LPS)", fmt3(g.origin()));
+    let d = g.direction();
+    println!(
+        "direction:   [{}] [{}] [{}] ({})",
+        fmt_col(&d, 0),
+        fmt_col(&d, 1),
+        fmt_col(&d, 2),
+        g.orientation_code()
+    );
+    if !g.is_orthonormal(1e-4) {
+        println!("warning:     direction cosines are not orthonormal (sheared grid)");
+    }
+    match image.min_max() {
+        Some((lo, hi)) => println!("values:      {lo} .. {hi}"),
+        None => println!("values:      (empty)"),
+    }
+}
+
+fn fmt3(v: [f64; 3]) -> String {
+    format!("{:.4} {:.4} {:.4}", v[0], v[1], v[2])
+}
+
+fn fmt_col(d: &[[f64; 3]; 3], c: usize) -> String {
+    format!("{:.4} {:.4} {:.4}", d[0][c], d[1][c], d[2][c])
+}
+
+struct ConvertArgs {
+    input: PathBuf,
+    output: PathBuf,
+    series: Option<String>,
+    reference: Option<PathBuf>,
+    roi: Option<String>,
+    options: AssemblyOptions,
+    nifti2: bool,
+}
+
+fn convert(args: &ConvertArgs) -> Result<()> {
+    let input = &args.input;
+    if !input.exists() {
+        bail!("{}: no such file or folder", input.display());
+    }
+    if voxide_io::format_of(&args.output).is_none() {
+        bail!(
+            "{}: unknown output format; use .nii, .nii.gz or .nrrd",
+            args.output.display()
+        );
+    }
+    let image = if is_image_file(input) {
+        voxide_io::read_image(input)?
+    } else if input.is_file() && is_rtstruct(input) {
+        rtstruct_to_labels(args)?
+    } else {
+        let scan = scan_with_progress(input)?;
+        let series = pick_series(input, scan, args.series.as_deref())?;
+        let vol = assemble_with_progress(&series, &args.options)?;
+        for w in &vol.warnings {
+            eprintln!("warning: {w}");
+        }
+        vol.image
+    };
+    write_image(&args.output, &image, args.nifti2)?;
+    let g = image.geometry();
+    eprintln!(
+        "wrote {} ({} x {} x {}, {})",
+        args.output.display(),
+        g.size()[0],
+        g.size()[1],
+        g.size()[2],
+        image.voxel_type()
+    );
+    Ok(())
+}
+
+fn write_image(path: &Path, image: &AnyImage, nifti2: bool) -> Result<()> {
+    match voxide_io::format_of(path) {
+        Some(voxide_io::Format::Nifti) if nifti2 => {
+            voxide_io::nifti::write(path, image, voxide_io::nifti::NiftiVersion::V2)?
+        }
+        _ => voxide_io::write_image(path, image)?,
+    }
+    Ok(())
+}
+
+fn is_rtstruct(path: &Path) -> bool {
+    voxide_dicom::open(path, voxide_dicom::ReadDepth::Header)
+        .ok()
+        .and_then(|o| voxide_dicom::str_of(&o, voxide_dicom::tags::MODALITY))
+        .is_some_and(|m| m == "RTSTRUCT")
+}
+
+/// Finds the image series an RTSTRUCT was drawn on and rasterises its ROIs onto it.
+fn rtstruct_to_labels(args: &ConvertArgs) -> Result<AnyImage> {
+    let set = voxide_dicom::read_rtstruct(&args.input)?;
+    let search_root = match &args.reference {
+        Some(r) => r.clone(),
+        None => args
+            .input
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .context("cannot find the reference series: pass --reference <series folder>")?,
+    };
+    let scan = scan_with_progress(&search_root)?;
+    let wanted = set.referenced_series_uid.clone();
+    let candidates: Vec<SeriesEntry> = scan
+        .series
+        .into_iter()
+        .filter(|s| match (&wanted, &args.series) {
+            (_, Some(uid)) => &s.series_instance_uid == uid,
+            (Some(uid), None) => &s.series_instance_uid == uid,
+            (None, None) => s.frame_of_reference_uid == set.frame_of_reference_uid,
+        })
+        .collect();
+    let series = match candidates.len() {
+        1 => candidates.into_iter().next().context("no series")?,
+        0 => bail!(
+            "{}: the series this RTSTRUCT references ({}) is not under {}; pass --reference <series folder>",
+            args.input.display(),
+            wanted.as_deref().unwrap_or("unknown UID"),
+            search_root.display()
+        ),
+        n => bail!(
+            "{}: {n} candidate reference series under {}; pass --series UID",
+            args.input.display(),
+            search_root.display()
+        ),
+    };
+    let vol = assemble_with_progress(&series, &args.options)?;
+    let geometry = vol.image.geometry().clone();
+    let rois: Vec<&voxide_dicom::Roi> = match &args.roi {
+        Some(name) => vec![set.roi(name)?],
+        None => set.rois.iter().collect(),
+    };
+    if rois.len() > 255 {
+        bail!("{} ROIs do not fit an 8-bit label map; choose one with --roi", rois.len());
+    }
+    let mut labels = Image::<u8>::filled(geometry.clone(), 0);
+    let mut overlaps = 0usize;
+    for (n, roi) in rois.iter().enumerate() {
+        let r = voxide_dicom::rasterise(roi, &geometry)?;
+        for w in &r.warnings {
+            eprintln!("warning: {w}");
+        }
+        let label = if rois.len() == 1 { 1 } else { (n + 1) as u8 };
+        eprintln!("label {label}: {} ({} voxels)", roi.name, r.mask.foreground());
+        for (dst, src) in labels.data_mut().iter_mut().zip(r.mask.labels().data().iter()) {
+            if *src != 0 {
+                if *dst != 0 {
+                    overlaps += 1;
+                }
+                *dst = label;
+            }
+        }
+    }
+    if overlaps > 0 {
+        eprintln!("warning: {overlaps} voxels belong to several ROIs; the later ROI's label wins (use --roi for one mask per ROI)");
+    }
+    let map = LabelMap::new(labels);
+    map.check_matches(&geometry)?;
+    Ok(AnyImage::U8(map.into_image()))
+}
+
