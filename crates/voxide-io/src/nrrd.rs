@@ -98,7 +98,7 @@ pub fn read_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<AnyImage, IoE
                 .and_then(|s| source.get(s..s.checked_add(need as usize)?))
                 .ok_or_else(|| {
                     let skip = header.byte_skip.max(0) as u64;
-                    IoError::truncated(describe(), need + skip, source.len() as u64)
+                    IoError::truncated(describe(), need.saturating_add(skip), source.len() as u64)
                 })?
         }
         Encoding::Gzip => {
@@ -111,7 +111,7 @@ pub fn read_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<AnyImage, IoE
                 .ok_or_else(|| {
                     IoError::truncated(
                         format!("{} after decompression", describe()),
-                        need + skip,
+                        need.saturating_add(skip),
                         decoded.len() as u64,
                     )
                 })?
