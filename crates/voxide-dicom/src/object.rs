@@ -6,7 +6,10 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_core::dictionary::DataDictionary;
 use dicom_core::value::Value;
+use dicom_core::VR;
+use dicom_dictionary_std::StandardDataDictionary;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 
 use crate::DicomError;
@@ -45,6 +48,7 @@ pub fn from_bytes(bytes: &[u8], depth: ReadDepth) -> Result<DicomObject, String>
     let unprefixed = bytes.len() >= 4 && &bytes[0..4] == b"DICM";
     if has_magic || unprefixed {
         let body = if has_magic { &bytes[128..] } else { bytes };
+        check_declared_lengths(&body[4..], None)?;
         let opts = OpenFileOptions::new().read_preamble(dicom_object::file::ReadPreamble::Never);
         let opts = match depth {
             ReadDepth::Full => opts,
@@ -78,6 +82,7 @@ fn read_without_meta(bytes: &[u8], depth: ReadDepth) -> Result<DicomObject, Stri
                 .into(),
         );
     };
+    check_declared_lengths(bytes, Some(uid))?;
     let ts = TransferSyntaxRegistry
         .get(uid)
         .ok_or_else(|| format!("transfer syntax {uid} is not registered"))?;
@@ -92,6 +97,147 @@ fn read_without_meta(bytes: &[u8], depth: ReadDepth) -> Result<DicomObject, Stri
         .build()
         .map_err(|e| error_chain(&e))?;
     Ok(dataset.with_exact_meta(meta))
+}
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+/// Walks the element headers of a file (meta group, then the dataset) and checks that no element
+/// declares more bytes than remain.
+///
+/// dicom-rs allocates (and zero-fills) a value's declared length before reading it, so a 100-byte
+/// file declaring a 4 GB element would cost 4 GB of memory before failing. This walk costs a pass
+/// over the headers and turns such files into a clear error. `meta_ts` is the transfer syntax of
+/// a file without meta group; otherwise the walk starts in the meta group (explicit VR little
+/// endian) and takes the transfer syntax from it. Deflated datasets are not walked.
+fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), String> {
+    let mut pos = 0usize;
+    let ts = match meta_ts {
+        Some(ts) => ts.to_string(),
+        None => {
+            // The meta group: explicit VR little endian, group 0002.
+            let mut ts = String::new();
+            while pos + 8 <= bytes.len() && u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) == 2 {
+                let (header, len, _) = element_header(bytes, pos, true, true)?;
+                let end = value_end(bytes, pos, header, len)?;
+                if bytes[pos + 2..pos + 4] == [0x10, 0x00] {
+                    ts = String::from_utf8_lossy(&bytes[pos + header..end])
+                        .trim_end_matches(['\0', ' '])
+                        .to_string();
+                }
+                pos = end;
+            }
+            ts
+        }
+    };
+    let (explicit, little) = match ts.as_str() {
+        // No transfer syntax: the parser refuses the meta group with a clearer message.
+        "" => return Ok(()),
+        "1.2.840.10008.1.2" => (false, true),
+        "1.2.840.10008.1.2.2" => (true, false),
+        "1.2.840.10008.1.2.1.99" => return Ok(()), // deflated: the parser inflates first
+        _ => (true, true),
+    };
+    // Undefined-length values open a context that their sequence delimiter closes: a sequence
+    // (elements inside), or encapsulated pixel data (opaque fragments inside). dicom-rs 0.10 keeps
+    // reading explicit VR inside an undefined-length UN, and so does this walk.
+    let mut stack: Vec<bool> = Vec::new();
+    while pos + 8 <= bytes.len() {
+        let in_fragments = stack.last().copied().unwrap_or(false);
+        let (header, len, is_sequence) = element_header(bytes, pos, explicit, little)?;
+        let group = read_u16(bytes, pos, little);
+        let element = read_u16(bytes, pos + 2, little);
+        if group == 0xFFFE {
+            match element {
+                // An item: step into it, unless it is a fragment of encapsulated pixel data.
+                0xE000 if !in_fragments || len == UNDEFINED => pos += header,
+                0xE000 => pos = value_end(bytes, pos, header, len)?,
+                0xE0DD => {
+                    stack.pop();
+                    pos += header;
+                }
+                _ => pos += header,
+            }
+            continue;
+        }
+        if len == UNDEFINED {
+            stack.push(!is_sequence && group == 0x7FE0);
+            pos += header;
+        } else if is_sequence {
+            pos += header;
+        } else {
+            pos = value_end(bytes, pos, header, len)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_u16(b: &[u8], at: usize, little: bool) -> u16 {
+    let v = [b[at], b[at + 1]];
+    if little {
+        u16::from_le_bytes(v)
+    } else {
+        u16::from_be_bytes(v)
+    }
+}
+
+fn read_u32(b: &[u8], at: usize, little: bool) -> u32 {
+    let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if little {
+        u32::from_le_bytes(v)
+    } else {
+        u32::from_be_bytes(v)
+    }
+}
+
+/// Header size, declared length, and what the value holds, as dicom-rs' decoders read them.
+/// The caller guarantees 8 bytes at `pos`.
+fn element_header(
+    b: &[u8],
+    pos: usize,
+    explicit: bool,
+    little: bool,
+) -> Result<(usize, u32, bool), String> {
+    let group = read_u16(b, pos, little);
+    let element = read_u16(b, pos + 2, little);
+    if group == 0xFFFE || !explicit {
+        let len = read_u32(b, pos + 4, little);
+        let is_sq = !explicit
+            && group != 0xFFFE
+            && StandardDataDictionary
+                .by_tag(Tag(group, element))
+                .is_some_and(|e| e.vr.relaxed() == VR::SQ);
+        return Ok((8, len, is_sq));
+    }
+    // As dicom-rs: these VRs have a 2-byte length; every other one, unknown VRs included (read
+    // as UN), has 2 reserved bytes and a 4-byte length.
+    let vr = [b[pos + 4], b[pos + 5]];
+    match &vr {
+        b"AE" | b"AS" | b"AT" | b"CS" | b"DA" | b"DS" | b"DT" | b"FL" | b"FD" | b"IS" | b"LO"
+        | b"LT" | b"PN" | b"SH" | b"SL" | b"SS" | b"ST" | b"TM" | b"UI" | b"UL" | b"US" => {
+            Ok((8, u32::from(read_u16(b, pos + 6, little)), false))
+        }
+        _ => {
+            if pos + 12 > b.len() {
+                return Err(format!(
+                    "element ({group:04X},{element:04X}) at byte {pos}: header cut short; the file is truncated"
+                ));
+            }
+            Ok((12, read_u32(b, pos + 8, little), &vr == b"SQ"))
+        }
+    }
+}
+
+fn value_end(b: &[u8], pos: usize, header: usize, len: u32) -> Result<usize, String> {
+    let end = pos + header + len as usize;
+    if end > b.len() {
+        return Err(format!(
+            "element ({:04X},{:04X}) at byte {pos} declares {len} bytes but only {} remain; the file is truncated or corrupt",
+            u16::from_le_bytes([b[pos], b[pos + 1]]),
+            u16::from_le_bytes([b[pos + 2], b[pos + 3]]),
+            b.len().saturating_sub(pos + header)
+        ));
+    }
+    Ok(end)
 }
 
 /// The error and its sources, joined, so that the user sees the innermost reason.

@@ -124,6 +124,7 @@ pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError>
         transfer_syntax: transfer_syntax.clone(),
         reason,
     };
+    check_decoded_size(obj).map_err(&fail)?;
     // A codec panicking on hostile input must not take the process down: contain it and report
     // it as a decoding failure of this file.
     let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -150,6 +151,40 @@ pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError>
         )));
     }
     Ok(decoded)
+}
+
+/// Decoded pixel data may always reach this size.
+const DECODED_SIZE_FLOOR: u64 = 1 << 30;
+/// Beyond the floor, decoded data may be at most this many times the stored pixel data.
+const MAX_EXPANSION: u64 = 256;
+
+/// Refuses headers that would make the decoder allocate far more than the file could hold:
+/// codecs allocate the decoded size the header declares before decoding a byte.
+fn check_decoded_size(obj: &DicomObject) -> Result<(), String> {
+    let int = |tag| crate::object::int_of(obj, tag).unwrap_or(1).max(0) as u64;
+    let bits = crate::object::int_of(obj, tags::BITS_ALLOCATED).unwrap_or(8).clamp(1, 64) as u64;
+    let declared = int(tags::ROWS)
+        .saturating_mul(int(tags::COLUMNS))
+        .saturating_mul(int(tags::NUMBER_OF_FRAMES))
+        .saturating_mul(int(tags::SAMPLES_PER_PIXEL))
+        .saturating_mul(bits)
+        / 8;
+    let stored = obj
+        .get(tags::PIXEL_DATA)
+        .map(|e| match e.value() {
+            dicom_core::value::Value::PixelSequence(seq) => {
+                seq.fragments().iter().map(|f| f.len() as u64).sum()
+            }
+            other => dicom_core::header::HasLength::length(other).get().map_or(0, u64::from),
+        })
+        .unwrap_or(0);
+    let limit = DECODED_SIZE_FLOOR.max(stored.saturating_mul(MAX_EXPANSION));
+    if declared > limit {
+        return Err(format!(
+            "the header declares {declared} bytes of decoded pixels from {stored} stored bytes; refusing to allocate more than {limit} (corrupt Rows/Columns/Number of Frames?)"
+        ));
+    }
+    Ok(())
 }
 
 const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";

@@ -16,11 +16,11 @@
 
 use std::path::Path;
 
-use voxide_core::geometry::{Mat3, det};
+use voxide_core::geometry::{det, Mat3};
 use voxide_core::{AnyImage, Geometry, VoxelType};
 
-use crate::IoError;
 use crate::raw::{self, RawType};
+use crate::IoError;
 
 /// Which NIfTI header to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -653,7 +653,11 @@ fn quaternion_of(direction: &Mat3) -> ([f64; 3], f64) {
     // Gram-Schmidt on the columns, third column sign-flipped for qfac.
     let normalize = |v: [f64; 3]| {
         let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-        if n > 0.0 { v.map(|x| x / n) } else { v }
+        if n > 0.0 {
+            v.map(|x| x / n)
+        } else {
+            v
+        }
     };
     let dot = voxide_core::geometry::dot;
     let x = normalize(col(direction, 0));
@@ -670,20 +674,40 @@ fn quaternion_of(direction: &Mat3) -> ([f64; 3], f64) {
     let trace = r11 + r22 + r33 + 1.0;
     let (a, b, c, d) = if trace > 0.5 {
         let a = 0.5 * trace.sqrt();
-        (a, 0.25 * (r32 - r23) / a, 0.25 * (r13 - r31) / a, 0.25 * (r21 - r12) / a)
+        (
+            a,
+            0.25 * (r32 - r23) / a,
+            0.25 * (r13 - r31) / a,
+            0.25 * (r21 - r12) / a,
+        )
     } else {
         let xd = 1.0 + r11 - (r22 + r33);
         let yd = 1.0 + r22 - (r11 + r33);
         let zd = 1.0 + r33 - (r11 + r22);
         if xd > 1.0 {
             let b = 0.5 * xd.sqrt();
-            (0.25 * (r32 - r23) / b, b, 0.25 * (r12 + r21) / b, 0.25 * (r13 + r31) / b)
+            (
+                0.25 * (r32 - r23) / b,
+                b,
+                0.25 * (r12 + r21) / b,
+                0.25 * (r13 + r31) / b,
+            )
         } else if yd > 1.0 {
             let c = 0.5 * yd.sqrt();
-            (0.25 * (r13 - r31) / c, 0.25 * (r12 + r21) / c, c, 0.25 * (r23 + r32) / c)
+            (
+                0.25 * (r13 - r31) / c,
+                0.25 * (r12 + r21) / c,
+                c,
+                0.25 * (r23 + r32) / c,
+            )
         } else {
             let d = 0.5 * zd.sqrt();
-            (0.25 * (r21 - r12) / d, 0.25 * (r13 + r31) / d, 0.25 * (r23 + r32) / d, d)
+            (
+                0.25 * (r21 - r12) / d,
+                0.25 * (r13 + r31) / d,
+                0.25 * (r23 + r32) / d,
+                d,
+            )
         }
     };
     // (a, b, c, d) and its negation are the same rotation; NIfTI stores the one with a >= 0.

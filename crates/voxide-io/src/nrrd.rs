@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use voxide_core::geometry::cross;
 use voxide_core::{AnyImage, Geometry, VoxelType};
 
-use crate::IoError;
 use crate::raw::{self, RawType};
+use crate::IoError;
 
 /// Reads a `.nrrd` file, or a `.nhdr` header and the data file it names.
 pub fn read(path: &Path) -> Result<AnyImage, IoError> {
@@ -124,11 +124,7 @@ pub fn read_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<AnyImage, IoE
             let text = source.get(header.byte_skip as usize..).unwrap_or(&[]);
             decoded = unhex(text, need as usize)?;
             if decoded.len() < need as usize {
-                return Err(IoError::truncated(
-                    describe(),
-                    need,
-                    decoded.len() as u64,
-                ));
+                return Err(IoError::truncated(describe(), need, decoded.len() as u64));
             }
             &decoded
         }
@@ -269,7 +265,7 @@ impl Header {
         }
         let magic = lines.first().copied().unwrap_or("");
         match magic.strip_prefix("NRRD000") {
-            Some(v) if matches!(v, "1" | "2" | "3" | "4" | "5") => {}
+            Some("1" | "2" | "3" | "4" | "5") => {}
             _ => {
                 return Err(IoError::malformed(format!(
                     "unknown NRRD magic {magic:?}; NRRD0001 to NRRD0005 are readable"
@@ -356,11 +352,14 @@ impl Header {
                     encoding_seen = true;
                 }
                 "data file" | "datafile" => {
-                    if value.starts_with("LIST") {
-                        return Err(IoError::unsupported(
-                            "data file LIST (data split over several files) is not supported; \
-                             only one data file is",
-                        ));
+                    // "LIST" (file names follow) or "<format> <min> <max> <step> [<dim>]".
+                    if value.starts_with("LIST")
+                        || (value.contains('%') && value.contains(char::is_whitespace))
+                    {
+                        return Err(IoError::unsupported(format!(
+                            "data file {value:?} splits the data over several files; only one \
+                             data file is supported"
+                        )));
                     }
                     h.data_file = Some(value.to_string());
                 }
@@ -585,13 +584,16 @@ fn parse_type(value: &str) -> Result<RawType, IoError> {
         "short" | "short int" | "signed short" | "signed short int" | "int16" | "int16_t" => {
             RawType::I16
         }
-        "ushort" | "unsigned short" | "unsigned short int" | "uint16" | "uint16_t" => {
-            RawType::U16
-        }
+        "ushort" | "unsigned short" | "unsigned short int" | "uint16" | "uint16_t" => RawType::U16,
         "int" | "signed int" | "int32" | "int32_t" => RawType::I32,
         "uint" | "unsigned int" | "uint32" | "uint32_t" => RawType::U32,
-        "longlong" | "long long" | "long long int" | "signed long long"
-        | "signed long long int" | "int64" | "int64_t" => RawType::I64,
+        "longlong"
+        | "long long"
+        | "long long int"
+        | "signed long long"
+        | "signed long long int"
+        | "int64"
+        | "int64_t" => RawType::I64,
         "ulonglong" | "unsigned long long" | "unsigned long long int" | "uint64" | "uint64_t" => {
             RawType::U64
         }
@@ -700,13 +702,6 @@ fn skip_lines(data: &[u8], n: usize) -> Result<&[u8], IoError> {
 }
 
 fn data_file_path(name: &str, base_dir: Option<&Path>) -> Result<PathBuf, IoError> {
-    let multi = name.contains('%') && name.contains(char::is_whitespace);
-    if multi {
-        return Err(IoError::unsupported(format!(
-            "data file {name:?} splits the data over several files; only one data file is \
-             supported"
-        )));
-    }
     let p = Path::new(name);
     if p.is_absolute() {
         return Ok(p.to_path_buf());
@@ -779,7 +774,10 @@ fn unhex(text: &[u8], limit: usize) -> Result<Vec<u8>, IoError> {
             continue;
         }
         let nibble = (c as char).to_digit(16).ok_or_else(|| {
-            IoError::malformed(format!("hex data contains {:?}, not a hex digit", c as char))
+            IoError::malformed(format!(
+                "hex data contains {:?}, not a hex digit",
+                c as char
+            ))
         })? as u8;
         match high.take() {
             Some(h) => out.push(h << 4 | nibble),
@@ -839,8 +837,14 @@ mod tests {
         ] {
             assert_eq!(parse_type(s).unwrap(), t, "{s}");
         }
-        assert!(matches!(parse_type("block"), Err(IoError::Unsupported { .. })));
-        assert!(matches!(parse_type("quaternion"), Err(IoError::Malformed { .. })));
+        assert!(matches!(
+            parse_type("block"),
+            Err(IoError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            parse_type("quaternion"),
+            Err(IoError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -848,6 +852,9 @@ mod tests {
         assert_eq!(unhex(b"0a ff\n10", 10).unwrap(), vec![0x0a, 0xff, 0x10]);
         assert!(unhex(b"0g", 10).is_err());
         assert_eq!(skip_lines(b"a\nb\nrest", 2).unwrap(), b"rest");
-        assert!(matches!(skip_lines(b"a\n", 2), Err(IoError::Truncated { .. })));
+        assert!(matches!(
+            skip_lines(b"a\n", 2),
+            Err(IoError::Truncated { .. })
+        ));
     }
 }

@@ -5,9 +5,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
+use flate2::Compression;
 use voxide_core::{AnyImage, Geometry, Image, Voxel};
 
 use crate::IoError;
@@ -209,6 +209,13 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
 /// truncation); corrupt data is [`IoError::Malformed`]. Memory grows only with the bytes the
 /// stream actually produces, never with a size a header declares.
 pub(crate) fn gunzip(bytes: &[u8], limit: u64) -> Result<Vec<u8>, IoError> {
+    if bytes.len() >= 2 && !is_gzip(bytes) {
+        return Err(IoError::malformed(format!(
+            "the data should be gzip-compressed but start with {:02x?}, not the gzip magic 1f 8b; \
+             the file is damaged or its header names the wrong encoding",
+            &bytes[..bytes.len().min(4)]
+        )));
+    }
     let mut out = Vec::new();
     match MultiGzDecoder::new(bytes).take(limit).read_to_end(&mut out) {
         Ok(_) => Ok(out),
@@ -299,6 +306,9 @@ mod tests {
         for b in bad.iter_mut().skip(12).take(40) {
             *b ^= 0x5a;
         }
-        assert!(matches!(gunzip(&bad, u64::MAX), Err(IoError::Malformed { .. })));
+        assert!(matches!(
+            gunzip(&bad, u64::MAX),
+            Err(IoError::Malformed { .. })
+        ));
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::{data_dir, data_file, geometry_error, gunzip};
 use voxide_core::{AnyImage, Geometry, VoxelType};
-use voxide_io::{IoError, nifti, read_image};
+use voxide_io::{nifti, read_image, IoError};
 
 fn files_under(dir: &Path, suffixes: &[&str], out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -53,17 +53,28 @@ struct Declared {
 
 impl Declared {
     fn parse(bytes: &[u8]) -> Self {
-        let end = bytes.windows(2).position(|w| w == b"\n\n").expect("blank line");
+        let end = bytes
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .expect("blank line");
         let text = std::str::from_utf8(&bytes[..end]).unwrap();
         let fields = text
             .lines()
             .filter_map(|l| l.split_once(": "))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Declared { fields, data_start: end + 2 }
+        Declared {
+            fields,
+            data_start: end + 2,
+        }
     }
     fn get(&self, key: &str) -> &str {
-        &self.fields.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key}")).1
+        &self
+            .fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+            .1
     }
     /// `(a,b,c) (d,e,f) ...` → vectors.
     fn vectors(&self, key: &str) -> Vec<[f64; 3]> {
@@ -88,7 +99,11 @@ fn pyradiomics_nrrd_geometry_and_voxels_match_their_headers() {
         let d = Declared::parse(&bytes);
         assert_eq!(d.get("space"), "left-posterior-superior", "{name}");
         assert_eq!(d.get("encoding"), "gzip");
-        let sizes: Vec<usize> = d.get("sizes").split(' ').map(|s| s.parse().unwrap()).collect();
+        let sizes: Vec<usize> = d
+            .get("sizes")
+            .split(' ')
+            .map(|s| s.parse().unwrap())
+            .collect();
         let g = img.geometry();
         assert_eq!(g.size().to_vec(), sizes, "{name}");
         let dirs = d.vectors("space directions");
@@ -99,7 +114,10 @@ fn pyradiomics_nrrd_geometry_and_voxels_match_their_headers() {
             let len = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
             assert_eq!(g.spacing()[c], len, "{name}: spacing {c}");
             for r in 0..3 {
-                assert!((a[r][c] - v[r]).abs() <= 1e-15 * len, "{name}: direction {c}");
+                assert!(
+                    (a[r][c] - v[r]).abs() <= 1e-15 * len,
+                    "{name}: direction {c}"
+                );
                 assert_eq!(g.direction()[r][c], v[r] / len, "{name}: direction {c}");
             }
         }
@@ -107,11 +125,15 @@ fn pyradiomics_nrrd_geometry_and_voxels_match_their_headers() {
         let raw = gunzip(&bytes[d.data_start..]);
         let (expected, ty): (Vec<f64>, VoxelType) = match d.get("type") {
             "short" => (
-                raw.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f64).collect(),
+                raw.chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
+                    .collect(),
                 VoxelType::I16,
             ),
             "unsigned short" => (
-                raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as f64).collect(),
+                raw.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]) as f64)
+                    .collect(),
                 VoxelType::U16,
             ),
             "int" => (
@@ -153,7 +175,10 @@ fn pyradiomics_nrrd_agree_with_the_pyradiomics_baseline() {
     let header = rows.next().unwrap();
     let rows: Vec<Vec<String>> = rows.collect();
     let value = |feature: &str, case: &str| -> String {
-        let row = rows.iter().find(|r| r[0] == feature).unwrap_or_else(|| panic!("{feature}"));
+        let row = rows
+            .iter()
+            .find(|r| r[0] == feature)
+            .unwrap_or_else(|| panic!("{feature}"));
         header
             .iter()
             .enumerate()
@@ -173,9 +198,16 @@ fn pyradiomics_nrrd_agree_with_the_pyradiomics_baseline() {
         let img = read_image(&dir.join(format!("{case}_image.nrrd"))).unwrap();
         let label = read_image(&dir.join(format!("{case}_label.nrrd"))).unwrap();
         let g = img.geometry();
-        assert!(g.matches(label.geometry(), 0.0), "{case}: image and label grids differ");
+        assert!(
+            g.matches(label.geometry(), 0.0),
+            "{case}: image and label grids differ"
+        );
         let size: Vec<f64> = g.size().iter().map(|&s| s as f64).collect();
-        assert_eq!(size, triple(value("diagnostics_Image-original_Size", case)), "{case}");
+        assert_eq!(
+            size,
+            triple(value("diagnostics_Image-original_Size", case)),
+            "{case}"
+        );
         assert_eq!(
             g.spacing().to_vec(),
             triple(value("diagnostics_Image-original_Spacing", case)),
@@ -185,12 +217,27 @@ fn pyradiomics_nrrd_agree_with_the_pyradiomics_baseline() {
         let (lo, hi) = img.min_max().unwrap();
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         let num = |f: &str| value(f, case).parse::<f64>().unwrap();
-        assert_eq!(lo, num("diagnostics_Image-original_Minimum"), "{case}: minimum");
-        assert_eq!(hi, num("diagnostics_Image-original_Maximum"), "{case}: maximum");
+        assert_eq!(
+            lo,
+            num("diagnostics_Image-original_Minimum"),
+            "{case}: minimum"
+        );
+        assert_eq!(
+            hi,
+            num("diagnostics_Image-original_Maximum"),
+            "{case}: maximum"
+        );
         let want = num("diagnostics_Image-original_Mean");
-        assert!((mean - want).abs() <= 1e-12 * want.abs(), "{case}: mean {mean} vs {want}");
+        assert!(
+            (mean - want).abs() <= 1e-12 * want.abs(),
+            "{case}: mean {mean} vs {want}"
+        );
         let count = label.to_f64_vec().iter().filter(|&&l| l == 1.0).count() as f64;
-        assert_eq!(count, num("diagnostics_Mask-original_VoxelNum"), "{case}: label voxels");
+        assert_eq!(
+            count,
+            num("diagnostics_Mask-original_VoxelNum"),
+            "{case}: label voxels"
+        );
     }
 }
 
@@ -211,7 +258,11 @@ struct Nifti1 {
 }
 
 fn nifti1(b: &[u8]) -> Nifti1 {
-    assert_eq!(i32::from_le_bytes(b[0..4].try_into().unwrap()), 348, "little-endian NIfTI-1");
+    assert_eq!(
+        i32::from_le_bytes(b[0..4].try_into().unwrap()),
+        348,
+        "little-endian NIfTI-1"
+    );
     assert_eq!(&b[344..348], b"n+1\0");
     let i16_at = |o: usize| i16::from_le_bytes([b[o], b[o + 1]]);
     let f32_at = |o: usize| f32::from_le_bytes(b[o..o + 4].try_into().unwrap());
@@ -242,7 +293,11 @@ fn qmul(p: [f64; 4], q: [f64; 4]) -> [f64; 4] {
 /// The geometry the NIfTI standard assigns to a header (sform, else qform, else pixdim), in
 /// LPS, computed without the crate: the qform rotates each basis vector by `q v q*`.
 fn expected_geometry(h: &Nifti1) -> Geometry {
-    let size = [h.dim[1] as usize, h.dim[2].max(1) as usize, h.dim[3].max(1) as usize];
+    let size = [
+        h.dim[1] as usize,
+        h.dim[2].max(1) as usize,
+        h.dim[3].max(1) as usize,
+    ];
     let size = [
         size[0],
         if h.dim[0] >= 2 { size[1] } else { 1 },
@@ -250,11 +305,7 @@ fn expected_geometry(h: &Nifti1) -> Geometry {
     ];
     let mut ras = [[0.0f64; 4]; 3];
     if h.sform_code > 0 {
-        for r in 0..3 {
-            for c in 0..4 {
-                ras[r][c] = h.srow[r][c] as f64;
-            }
-        }
+        ras = h.srow.map(|row| row.map(f64::from));
     } else if h.qform_code > 0 {
         let [b, c, d] = [h.quat[0], h.quat[1], h.quat[2]].map(f64::from);
         let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
@@ -267,16 +318,16 @@ fn expected_geometry(h: &Nifti1) -> Geometry {
             e[axis + 1] = 1.0;
             let v = qmul(qmul(q, e), qc);
             let s = h.pixdim[axis + 1] as f64 * if axis == 2 { qfac } else { 1.0 };
-            for r in 0..3 {
-                ras[r][axis] = v[r + 1] * s;
+            for (row, component) in ras.iter_mut().zip(&v[1..]) {
+                row[axis] = component * s;
             }
         }
-        for r in 0..3 {
-            ras[r][3] = h.quat[3 + r] as f64;
+        for (row, offset) in ras.iter_mut().zip(&h.quat[3..]) {
+            row[3] = f64::from(*offset);
         }
     } else {
-        for r in 0..3 {
-            ras[r][r] = h.pixdim[r + 1] as f64;
+        for (r, row) in ras.iter_mut().enumerate() {
+            row[r] = f64::from(h.pixdim[r + 1]);
         }
     }
     let unit = match h.units & 7 {
@@ -302,19 +353,27 @@ fn expected_voxels(h: &Nifti1, raw: &[u8]) -> Option<(VoxelType, Vec<f64>)> {
         2 => (VoxelType::U8, data[..n].iter().map(|&v| v as f64).collect()),
         4 => (
             VoxelType::I16,
-            take(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f64).collect(),
+            take(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
+                .collect(),
         ),
         512 => (
             VoxelType::U16,
-            take(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as f64).collect(),
+            take(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]) as f64)
+                .collect(),
         ),
         16 => (
             VoxelType::F32,
-            take(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+            take(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+                .collect(),
         ),
         64 => (
             VoxelType::F64,
-            take(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
+            take(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
         ),
         _ => return None,
     };
@@ -326,12 +385,19 @@ fn expected_voxels(h: &Nifti1, raw: &[u8]) -> Option<(VoxelType, Vec<f64>)> {
 fn every_shared_nifti_matches_its_hand_decoded_header() {
     let mut files = Vec::new();
     files_under(&data_dir(), &[".nii", ".nii.gz"], &mut files);
-    assert!(files.len() >= 100, "expected the ~140 NIfTI files of the shared data");
+    assert!(
+        files.len() >= 100,
+        "expected the ~140 NIfTI files of the shared data"
+    );
     let (mut loaded, mut refused, mut via_qform, mut via_sform) = (0, 0, 0, 0);
     for path in &files {
         let label = path.strip_prefix(data_dir()).unwrap().display().to_string();
         let raw = std::fs::read(path).unwrap();
-        let raw = if raw.starts_with(&[0x1f, 0x8b]) { gunzip(&raw) } else { raw };
+        let raw = if raw.starts_with(&[0x1f, 0x8b]) {
+            gunzip(&raw)
+        } else {
+            raw
+        };
         let h = nifti1(&raw);
         assert_eq!(h.scl, (1.0, 0.0), "{label}: test expects unscaled data");
         let result = nifti::read(path);
@@ -339,14 +405,21 @@ fn every_shared_nifti_matches_its_hand_decoded_header() {
             let err = result.expect_err(&label);
             assert!(matches!(err, IoError::Unsupported { .. }), "{label}: {err}");
             assert!(err.to_string().contains("RGB"), "{label}: {err}");
-            assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
             refused += 1;
             continue;
         }
         let img = result.unwrap_or_else(|e| panic!("{label}: {e}"));
         let want = expected_geometry(&h);
         let e = geometry_error(img.geometry(), &want);
-        assert!(e <= 1e-9, "{label}: geometry differs by {e:e}: {:?} vs {want:?}", img.geometry());
+        assert!(
+            e <= 1e-9,
+            "{label}: geometry differs by {e:e}: {:?} vs {want:?}",
+            img.geometry()
+        );
         let (ty, voxels) = expected_voxels(&h, &raw).unwrap_or_else(|| panic!("{label}"));
         assert_eq!(img.voxel_type(), ty, "{label}");
         assert!(img.to_f64_vec() == voxels, "{label}: voxels differ");
@@ -359,7 +432,10 @@ fn every_shared_nifti_matches_its_hand_decoded_header() {
     }
     // The shared data hold sform files (dicom2nifti, IBSI 1, MNI), qform-only files (IBSI 2,
     // STS) and RGB files that must be refused.
-    assert!(via_sform >= 20 && via_qform >= 20 && refused >= 2, "{via_sform} {via_qform} {refused}");
+    assert!(
+        via_sform >= 20 && via_qform >= 20 && refused >= 2,
+        "{via_sform} {via_qform} {refused}"
+    );
     assert_eq!(loaded + refused, files.len());
 }
 
@@ -378,11 +454,16 @@ fn ibsi_ct_phantom_image_and_mask() {
     assert_eq!(g.spacing(), [0.977f32 as f64, 0.977f32 as f64, 3.0]);
     assert_eq!(
         g.origin(),
-        [-(174.3945f32 as f64), -(79.6255f32 as f64), -100.4f32 as f64]
+        [
+            -(174.3945f32 as f64),
+            -(79.6255f32 as f64),
+            -100.4f32 as f64
+        ]
     );
     assert_eq!(g.orientation_code(), "LPS");
     // The qform of the same file (code 2) describes the same grid.
-    let mut raw = gunzip(&std::fs::read(data_file(&format!("{base}/image/phantom.nii.gz"))).unwrap());
+    let mut raw =
+        gunzip(&std::fs::read(data_file(&format!("{base}/image/phantom.nii.gz"))).unwrap());
     raw[254..256].copy_from_slice(&0i16.to_le_bytes());
     let via_qform = nifti::read_bytes(&raw).unwrap();
     assert!(geometry_error(via_qform.geometry(), g) < 1e-9);
@@ -401,7 +482,12 @@ fn ibsi_sts_nifti_images_and_masks_share_grids() {
         .filter(|p| p.is_dir())
         .collect();
     patients.sort();
-    assert_eq!(patients.len(), 6, "six STS patients expected in {}", root.display());
+    assert_eq!(
+        patients.len(),
+        6,
+        "six STS patients expected in {}",
+        root.display()
+    );
     let mut pairs = 0;
     for patient in &patients {
         for modality in ["CT", "PET", "MR_T1"] {
@@ -457,16 +543,25 @@ fn real_files_survive_a_round_trip() {
         voxide_io::write_image(&a, &img).unwrap();
         let back = read_image(&a).unwrap();
         assert_eq!(back.to_f64_vec(), img.to_f64_vec(), "{rel}");
-        assert!(geometry_error(back.geometry(), img.geometry()) <= 1e-12, "{rel}");
+        assert!(
+            geometry_error(back.geometry(), img.geometry()) <= 1e-12,
+            "{rel}"
+        );
         let b = dir.path().join("b.nii.gz");
         nifti::write(&b, &img, voxide_io::NiftiVersion::V2).unwrap();
         let back = read_image(&b).unwrap();
         assert_eq!(back.to_f64_vec(), img.to_f64_vec(), "{rel}");
-        assert!(geometry_error(back.geometry(), img.geometry()) <= 1e-12, "{rel}");
+        assert!(
+            geometry_error(back.geometry(), img.geometry()) <= 1e-12,
+            "{rel}"
+        );
         let c = dir.path().join("c.nii");
         voxide_io::write_image(&c, &img).unwrap();
         let back = read_image(&c).unwrap();
         assert_eq!(back.to_f64_vec(), img.to_f64_vec(), "{rel}");
-        assert!(geometry_error(back.geometry(), img.geometry()) <= 1e-4, "{rel}");
+        assert!(
+            geometry_error(back.geometry(), img.geometry()) <= 1e-4,
+            "{rel}"
+        );
     }
 }

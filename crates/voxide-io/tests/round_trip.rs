@@ -7,12 +7,16 @@ use std::path::Path;
 
 use common::{geometries, geometry_error, images, is_axis_aligned};
 use voxide_core::{AnyImage, Geometry, Image};
-use voxide_io::{NiftiVersion, nifti, nrrd, read_image, write_image};
+use voxide_io::{nifti, nrrd, read_image, write_image, NiftiVersion};
 
 /// Exact for f64 formats: values always; geometry bit-exact when axis-aligned, else to 1e-12.
 fn assert_same_f64(label: &str, back: &AnyImage, img: &AnyImage) {
     assert_eq!(back.voxel_type(), img.voxel_type(), "{label}");
-    assert_eq!(back.to_f64_vec(), img.to_f64_vec(), "{label}: voxel values differ");
+    assert_eq!(
+        back.to_f64_vec(),
+        img.to_f64_vec(),
+        "{label}: voxel values differ"
+    );
     let (gb, gi) = (back.geometry(), img.geometry());
     if is_axis_aligned(gi) {
         assert_eq!(gb, gi, "{label}: geometry must round-trip exactly");
@@ -27,10 +31,17 @@ fn assert_same_f64(label: &str, back: &AnyImage, img: &AnyImage) {
 /// within 1e-4.
 fn assert_same_f32_geometry(label: &str, back: &AnyImage, img: &AnyImage) {
     assert_eq!(back.voxel_type(), img.voxel_type(), "{label}");
-    assert_eq!(back.to_f64_vec(), img.to_f64_vec(), "{label}: voxel values differ");
+    assert_eq!(
+        back.to_f64_vec(),
+        img.to_f64_vec(),
+        "{label}: voxel values differ"
+    );
     let (gb, gi) = (back.geometry(), img.geometry());
     if is_axis_aligned(gi) {
-        assert_eq!(gb, gi, "{label}: f32-exact geometry must round-trip exactly");
+        assert_eq!(
+            gb, gi,
+            "{label}: f32-exact geometry must round-trip exactly"
+        );
         assert_eq!(back, img, "{label}");
     } else {
         let e = geometry_error(gb, gi);
@@ -85,8 +96,13 @@ fn oblique_geometry_is_exact_where_the_products_are() {
     // product and quotient is exact, so even an oblique geometry round-trips bit for bit.
     let c = std::f64::consts::FRAC_1_SQRT_2;
     let dir = [[c, -c, 0.0], [c, c, 0.0], [0.0, 0.0, 1.0]];
-    let g = Geometry::new([3, 2, 2], [0.5, 2.0, 4.0], [-1.2345678901234, 98.7654321, 0.1], dir)
-        .unwrap();
+    let g = Geometry::new(
+        [3, 2, 2],
+        [0.5, 2.0, 4.0],
+        [-1.2345678901234, 98.7654321, 0.1],
+        dir,
+    )
+    .unwrap();
     let img: AnyImage = Image::<i16>::from_vec(g, (0..12).collect()).unwrap().into();
     assert_eq!(nrrd::read_bytes(&nrrd::to_bytes(&img), None).unwrap(), img);
     assert_eq!(
@@ -129,7 +145,10 @@ fn files_by_extension() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["a.NII.GZ", "a.nii", "a.nii.gz", "a.nrrd", "b.nii", "b.nii.gz"]);
+    assert_eq!(
+        names,
+        ["a.NII.GZ", "a.nii", "a.nii.gz", "a.nrrd", "b.nii", "b.nii.gz"]
+    );
 }
 
 fn le_i16(b: &[u8], at: usize) -> i16 {
@@ -166,13 +185,17 @@ fn nifti1_header_fields_as_specified() {
         assert_eq!(le_f32(&b, 108), 352.0);
         assert_eq!((le_f32(&b, 112), le_f32(&b, 116)), (1.0, 0.0));
         assert_eq!(b[123], 2, "xyzt_units mm");
-        assert_eq!((le_i16(&b, 252), le_i16(&b, 254)), (1, 1), "qform/sform codes");
+        assert_eq!(
+            (le_i16(&b, 252), le_i16(&b, 254)),
+            (1, 1),
+            "qform/sform codes"
+        );
         // srow is the RAS affine: x and y rows of the LPS affine negated.
         let a = g.affine_lps();
-        for r in 0..3 {
+        for (r, row) in a.iter().take(3).enumerate() {
             let sign = if r < 2 { -1.0 } else { 1.0 };
-            for c in 0..4 {
-                assert_eq!(le_f32(&b, 280 + 16 * r + 4 * c), (sign * a[r][c]) as f32);
+            for (c, v) in row.iter().enumerate() {
+                assert_eq!(le_f32(&b, 280 + 16 * r + 4 * c), (sign * v) as f32);
             }
         }
         assert_eq!(&b[344..348], b"n+1\0");
@@ -226,7 +249,10 @@ fn writing_into_a_missing_folder_names_the_path() {
             }
             other => panic!("expected IoError::Io, got {other:?}"),
         }
-        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
     }
     // A failed rename (the target is a folder) leaves neither the target nor a temporary file.
     let target = dir.path().join("taken.nii");
@@ -246,7 +272,10 @@ fn unknown_extensions_and_nhdr_writing_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["x.mha", "x.nhdr", "x.img"] {
         let err = write_image(&dir.path().join(name), &img).unwrap_err();
-        assert!(matches!(err, voxide_io::IoError::Unsupported { .. }), "{name}: {err}");
+        assert!(
+            matches!(err, voxide_io::IoError::Unsupported { .. }),
+            "{name}: {err}"
+        );
     }
     assert!(matches!(
         read_image(Path::new("whatever.mha")),

