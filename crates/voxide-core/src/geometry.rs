@@ -40,7 +40,8 @@ impl Geometry {
                 "spacing must be positive and finite, got {spacing:?}"
             )));
         }
-        if origin.iter().any(|o| !o.is_finite()) || direction.iter().flatten().any(|d| !d.is_finite())
+        if origin.iter().any(|o| !o.is_finite())
+            || direction.iter().flatten().any(|d| !d.is_finite())
         {
             return Err(CoreError::InvalidGeometry(
                 "origin and direction must be finite".into(),
@@ -130,7 +131,9 @@ impl Geometry {
     pub fn is_orthonormal(&self, tol: f64) -> bool {
         for a in 0..3 {
             for b in 0..3 {
-                let dot: f64 = (0..3).map(|r| self.direction[r][a] * self.direction[r][b]).sum();
+                let dot: f64 = (0..3)
+                    .map(|r| self.direction[r][a] * self.direction[r][b])
+                    .sum();
                 let want = if a == b { 1.0 } else { 0.0 };
                 if (dot - want).abs() > tol {
                     return false;
@@ -207,7 +210,11 @@ impl Geometry {
     pub fn orientation_code(&self) -> String {
         (0..3)
             .map(|c| {
-                let col = [self.direction[0][c], self.direction[1][c], self.direction[2][c]];
+                let col = [
+                    self.direction[0][c],
+                    self.direction[1][c],
+                    self.direction[2][c],
+                ];
                 let (r, v) = col
                     .iter()
                     .enumerate()
@@ -256,7 +263,8 @@ pub fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
 
 /// Determinant of a 3×3 matrix.
 pub fn det(m: &Mat3) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
@@ -293,7 +301,11 @@ mod tests {
 
     fn oblique() -> Geometry {
         let a = 0.3f64;
-        let dir = [[a.cos(), -a.sin(), 0.0], [a.sin(), a.cos(), 0.0], [0.0, 0.0, 1.0]];
+        let dir = [
+            [a.cos(), -a.sin(), 0.0],
+            [a.sin(), a.cos(), 0.0],
+            [0.0, 0.0, 1.0],
+        ];
         Geometry::new([10, 20, 30], [0.5, 0.7, 2.5], [-100.0, 20.0, 5.0], dir).unwrap()
     }
 

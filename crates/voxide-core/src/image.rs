@@ -137,9 +137,8 @@ impl<T: Voxel> Image<T> {
                 found: (voxels.len(), 1, 1),
             });
         }
-        let data = Array3::from_shape_vec(shape, voxels).map_err(|e| {
-            CoreError::InvalidGeometry(format!("cannot shape voxel buffer: {e}"))
-        })?;
+        let data = Array3::from_shape_vec(shape, voxels)
+            .map_err(|e| CoreError::InvalidGeometry(format!("cannot shape voxel buffer: {e}")))?;
         Ok(Self { geometry, data })
     }
 
@@ -406,9 +405,13 @@ mod tests {
         let g = Geometry::with_size([4, 3, 2]);
         let img = Image::<f32>::filled(g.clone(), 1.0);
         assert!(LabelMap::for_image(&img, Image::filled(g, 1u8)).is_ok());
-        let shifted =
-            Geometry::new([4, 3, 2], [1.0; 3], [0.5, 0.0, 0.0], crate::geometry::IDENTITY)
-                .unwrap();
+        let shifted = Geometry::new(
+            [4, 3, 2],
+            [1.0; 3],
+            [0.5, 0.0, 0.0],
+            crate::geometry::IDENTITY,
+        )
+        .unwrap();
         let err = LabelMap::for_image(&img, Image::filled(shifted, 1u8)).unwrap_err();
         assert!(matches!(err, CoreError::GeometryMismatch { .. }));
     }

@@ -25,8 +25,8 @@ mod image;
 mod resample;
 
 pub use geometry::Geometry;
-pub use image::{AnyImage, GRID_TOLERANCE, Image, LabelMap, Voxel, VoxelType};
-pub use resample::{Interpolation, bspline_coefficients, resample};
+pub use image::{AnyImage, Image, LabelMap, Voxel, VoxelType, GRID_TOLERANCE};
+pub use resample::{bspline_coefficients, resample, Interpolation};
 
 /// Errors of the imaging core.
 #[derive(Debug, thiserror::Error)]

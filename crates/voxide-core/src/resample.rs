@@ -6,8 +6,8 @@
 //! `ResampleImageFilter`); outside points get `default`. Interpolation near the border clamps
 //! (linear) or mirrors (B-spline) neighbours, so values are defined over the whole extent.
 
-use ndarray::{Array3, Axis, Zip};
 use ndarray::parallel::prelude::*;
+use ndarray::{Array3, Axis, Zip};
 
 use crate::{Geometry, Image, Voxel};
 
@@ -220,7 +220,7 @@ fn prefilter_1d(c: &mut [f64]) {
         let iz = 1.0 / z;
         let mut z2n = z.powi(n as i32 - 1);
         sum = c[0] + z2n * c[n - 1];
-        z2n *= z2n * iz;
+        z2n = z2n * z2n * iz;
         for v in c.iter().take(n - 1).skip(1) {
             sum += (zn + z2n) * v;
             zn *= z;
@@ -262,7 +262,11 @@ mod tests {
     #[test]
     fn identity_grid_reproduces_samples_for_every_kernel() {
         let img = ramp();
-        for interp in [Interpolation::Nearest, Interpolation::Linear, Interpolation::BSpline] {
+        for interp in [
+            Interpolation::Nearest,
+            Interpolation::Linear,
+            Interpolation::BSpline,
+        ] {
             let out = resample(&img, img.geometry(), interp, -1.0);
             for (a, b) in img.data().iter().zip(out.data().iter()) {
                 assert!((a - b).abs() < 1e-9, "{interp:?}: {a} vs {b}");

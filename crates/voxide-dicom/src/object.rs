@@ -2,15 +2,15 @@
 
 use std::path::Path;
 
-use dicom_core::Tag;
-use dicom_dictionary_std::tags;
-use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_core::dictionary::DataDictionary;
 use dicom_core::value::Value;
+use dicom_core::Tag;
 use dicom_core::VR;
+use dicom_dictionary_std::tags;
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::DicomError;
 
@@ -68,13 +68,13 @@ fn read_without_meta(bytes: &[u8], depth: ReadDepth) -> Result<DicomObject, Stri
     let group_le = u16::from_le_bytes([bytes[0], bytes[1]]);
     let group_be = u16::from_be_bytes([bytes[0], bytes[1]]);
     let vr_like = bytes[4].is_ascii_uppercase() && bytes[5].is_ascii_uppercase();
-    let uid = if (1..=0x0010).contains(&group_le) && group_le % 2 == 0 {
+    let uid = if (1..=0x0010).contains(&group_le) && group_le.is_multiple_of(2) {
         if vr_like {
             "1.2.840.10008.1.2.1"
         } else {
             "1.2.840.10008.1.2"
         }
-    } else if (1..=0x0010).contains(&group_be) && group_be % 2 == 0 && vr_like {
+    } else if (1..=0x0010).contains(&group_be) && group_be.is_multiple_of(2) && vr_like {
         "1.2.840.10008.1.2.2"
     } else {
         return Err(
@@ -88,7 +88,8 @@ fn read_without_meta(bytes: &[u8], depth: ReadDepth) -> Result<DicomObject, Stri
         .ok_or_else(|| format!("transfer syntax {uid} is not registered"))?;
     let dataset = InMemDicomObject::read_dataset_with_ts(bytes, ts).map_err(|e| error_chain(&e))?;
     let _ = depth; // Raw datasets are small legacy files: read whole.
-    let sop_class = str_of(&dataset, tags::SOP_CLASS_UID).unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.7".into());
+    let sop_class =
+        str_of(&dataset, tags::SOP_CLASS_UID).unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.7".into());
     let sop_instance = str_of(&dataset, tags::SOP_INSTANCE_UID).unwrap_or_else(|| "2.25.0".into());
     let meta = FileMetaTableBuilder::new()
         .transfer_syntax(uid)

@@ -44,7 +44,10 @@ impl PixelFrames {
     pub fn stored_values(&self, frame: usize) -> Result<Vec<f64>, String> {
         let n = self.samples_per_frame();
         if frame >= self.frames {
-            return Err(format!("frame {frame} requested, object has {}", self.frames));
+            return Err(format!(
+                "frame {frame} requested, object has {}",
+                self.frames
+            ));
         }
         let bits = self.bits_allocated as usize;
         let values: Vec<f64> = if bits == 1 {
@@ -61,7 +64,9 @@ impl PixelFrames {
         } else {
             let bytes = bits / 8;
             if !(bits == 8 || bits == 16 || bits == 32) {
-                return Err(format!("Bits Allocated {bits} is not supported (1, 8, 16 or 32)"));
+                return Err(format!(
+                    "Bits Allocated {bits} is not supported (1, 8, 16 or 32)"
+                ));
             }
             let start = frame * n * bytes;
             let chunk = self
@@ -109,7 +114,11 @@ pub fn decode_file(path: &Path) -> Result<PixelFrames, DicomError> {
 
 /// Decodes the pixel data of an object read from `path` (used in error messages).
 pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError> {
-    let ts_uid = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let ts_uid = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
     let transfer_syntax = transfer_syntax_name(&ts_uid);
     if obj.get(tags::PIXEL_DATA).is_none()
         && obj.get(tags::FLOAT_PIXEL_DATA).is_none()
@@ -131,7 +140,9 @@ pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError>
         obj.decode_pixel_data()
             .map(|d| to_frames(&d, &transfer_syntax, ts_uid == EXPLICIT_VR_BIG_ENDIAN))
     }))
-    .map_err(|_| fail("the decoder crashed on this pixel data (corrupt or unsupported stream)".into()))?
+    .map_err(|_| {
+        fail("the decoder crashed on this pixel data (corrupt or unsupported stream)".into())
+    })?
     .map_err(|e| fail(error_chain(&e)))?
     .map_err(fail)?;
     let needed = if decoded.bits_allocated == 1 {
@@ -162,7 +173,9 @@ const MAX_EXPANSION: u64 = 256;
 /// codecs allocate the decoded size the header declares before decoding a byte.
 fn check_decoded_size(obj: &DicomObject) -> Result<(), String> {
     let int = |tag| crate::object::int_of(obj, tag).unwrap_or(1).max(0) as u64;
-    let bits = crate::object::int_of(obj, tags::BITS_ALLOCATED).unwrap_or(8).clamp(1, 64) as u64;
+    let bits = crate::object::int_of(obj, tags::BITS_ALLOCATED)
+        .unwrap_or(8)
+        .clamp(1, 64) as u64;
     let declared = int(tags::ROWS)
         .saturating_mul(int(tags::COLUMNS))
         .saturating_mul(int(tags::NUMBER_OF_FRAMES))
@@ -175,7 +188,9 @@ fn check_decoded_size(obj: &DicomObject) -> Result<(), String> {
             dicom_core::value::Value::PixelSequence(seq) => {
                 seq.fragments().iter().map(|f| f.len() as u64).sum()
             }
-            other => dicom_core::header::HasLength::length(other).get().map_or(0, u64::from),
+            other => dicom_core::header::HasLength::length(other)
+                .get()
+                .map_or(0, u64::from),
         })
         .unwrap_or(0);
     let limit = DECODED_SIZE_FLOOR.max(stored.saturating_mul(MAX_EXPANSION));

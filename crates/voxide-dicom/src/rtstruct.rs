@@ -73,7 +73,10 @@ pub fn read_rtstruct(path: &Path) -> Result<StructureSet, DicomError> {
         .iter()
         .filter_map(|item| {
             let n = int_of(item, tags::ROI_NUMBER)?;
-            Some((n, str_of(item, tags::ROI_NAME).unwrap_or_else(|| format!("ROI {n}"))))
+            Some((
+                n,
+                str_of(item, tags::ROI_NAME).unwrap_or_else(|| format!("ROI {n}")),
+            ))
         })
         .collect();
     let frame_of_reference_uid = first_item(&obj, tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)
@@ -100,23 +103,32 @@ pub fn read_rtstruct(path: &Path) -> Result<StructureSet, DicomError> {
         let mut contours = Vec::new();
         for c in items_of(item, tags::CONTOUR_SEQUENCE) {
             let data = floats_of(c, tags::CONTOUR_DATA).unwrap_or_default();
-            if data.len() % 3 != 0 {
+            if !data.len().is_multiple_of(3) {
                 return Err(fail(format!(
                     "ROI '{name}': Contour Data holds {} numbers, not a multiple of 3",
                     data.len()
                 )));
             }
             contours.push(Contour {
-                geometric_type: str_of(c, tags::CONTOUR_GEOMETRIC_TYPE).unwrap_or_else(|| "CLOSED_PLANAR".into()),
+                geometric_type: str_of(c, tags::CONTOUR_GEOMETRIC_TYPE)
+                    .unwrap_or_else(|| "CLOSED_PLANAR".into()),
                 points: data.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect(),
             });
         }
-        rois.push(Roi { number, name, contours });
+        rois.push(Roi {
+            number,
+            name,
+            contours,
+        });
     }
     // ROIs declared without contours still exist (empty masks).
     for (n, name) in &names {
         if !rois.iter().any(|r| r.number == *n) {
-            rois.push(Roi { number: *n, name: name.clone(), contours: Vec::new() });
+            rois.push(Roi {
+                number: *n,
+                name: name.clone(),
+                contours: Vec::new(),
+            });
         }
     }
     Ok(StructureSet {
@@ -149,10 +161,14 @@ pub fn rasterise(roi: &Roi, geometry: &Geometry) -> Result<Rasterised, DicomErro
         if contour.points.len() < 3 {
             continue;
         }
-        let idx: Vec<[f64; 3]> = contour.points.iter().map(|p| geometry.physical_to_index(*p)).collect();
-        let (kmin, kmax) = idx
+        let idx: Vec<[f64; 3]> = contour
+            .points
             .iter()
-            .fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p[2]), hi.max(p[2])));
+            .map(|p| geometry.physical_to_index(*p))
+            .collect();
+        let (kmin, kmax) = idx.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+            (lo.min(p[2]), hi.max(p[2]))
+        });
         if kmax - kmin > 0.5 {
             return Err(DicomError::RtStruct {
                 path: PathBuf::new(),

@@ -119,7 +119,10 @@ pub fn list_files(path: &Path) -> Result<Vec<PathBuf>, DicomError> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(path).follow_links(true) {
         let entry = entry.map_err(|e| DicomError::Io {
-            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| path.to_path_buf()),
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| path.to_path_buf()),
             source: e
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("folder walk failed")),
@@ -155,7 +158,10 @@ pub fn scan(path: &Path, progress: Option<Progress<'_>>) -> Result<Scan, DicomEr
             Err(reason) => scan.unreadable.push((path, reason)),
             Ok(FileHeader::NonImage(class)) => scan.non_image.push((path, class)),
             Ok(FileHeader::Image(h)) => {
-                let key = (h.series.series_instance_uid.clone(), h.series.frame_of_reference_uid.clone());
+                let key = (
+                    h.series.series_instance_uid.clone(),
+                    h.series.frame_of_reference_uid.clone(),
+                );
                 let entry = by_series.entry(key).or_insert_with(|| SeriesEntry {
                     slices: Vec::new(),
                     files: 0,
@@ -175,7 +181,7 @@ pub fn scan(path: &Path, progress: Option<Progress<'_>>) -> Result<Scan, DicomEr
 }
 
 enum FileHeader {
-    Image(ImageHeader),
+    Image(Box<ImageHeader>),
     NonImage(String),
 }
 
@@ -189,8 +195,14 @@ fn read_file_header(path: &Path) -> Result<FileHeader, String> {
     let obj = open(path, ReadDepth::Header).map_err(|e| e.to_string())?;
     let rows = int_of(&obj, tags::ROWS);
     let columns = int_of(&obj, tags::COLUMNS);
-    let sop_class = str_of(&obj, tags::SOP_CLASS_UID)
-        .or_else(|| Some(obj.meta().media_storage_sop_class_uid().trim_end_matches('\0').to_string()));
+    let sop_class = str_of(&obj, tags::SOP_CLASS_UID).or_else(|| {
+        Some(
+            obj.meta()
+                .media_storage_sop_class_uid()
+                .trim_end_matches('\0')
+                .to_string(),
+        )
+    });
     let (Some(rows), Some(columns)) = (rows, columns) else {
         let class = sop_class.unwrap_or_default();
         return Ok(FileHeader::NonImage(sop_class_name(&class)));
@@ -225,26 +237,36 @@ fn read_file_header(path: &Path) -> Result<FileHeader, String> {
         pixel_spacing: vec2(floats_of(&obj, tags::PIXEL_SPACING)),
         slice_thickness: float_of(&obj, tags::SLICE_THICKNESS),
         spacing_between_slices: float_of(&obj, tags::SPACING_BETWEEN_SLICES),
-        rescale_slope: float_of(&obj, tags::RESCALE_SLOPE).filter(|s| *s != 0.0).unwrap_or(1.0),
+        rescale_slope: float_of(&obj, tags::RESCALE_SLOPE)
+            .filter(|s| *s != 0.0)
+            .unwrap_or(1.0),
         rescale_intercept: float_of(&obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
     };
     let frames = int_of(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
-    let slices = if frames > 1 || obj.get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).is_some() {
+    let slices = if frames > 1
+        || obj
+            .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+            .is_some()
+    {
         multiframe_slices(&obj, &base, frames)
     } else {
         vec![base]
     };
-    Ok(FileHeader::Image(ImageHeader {
+    Ok(FileHeader::Image(Box::new(ImageHeader {
         series,
         transfer_syntax,
         slices,
-    }))
+    })))
 }
 
 /// Per-frame geometry and rescale of an enhanced multi-frame object, from the per-frame and
 /// shared functional groups (PS3.3 C.7.6.16). Frames without a plane position keep none, so the
 /// stack checks refuse them rather than inventing positions.
-fn multiframe_slices(obj: &InMemDicomObject, base: &SliceHeader, frames: usize) -> Vec<SliceHeader> {
+fn multiframe_slices(
+    obj: &InMemDicomObject,
+    base: &SliceHeader,
+    frames: usize,
+) -> Vec<SliceHeader> {
     let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
     let per_frame = items_of(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE);
     // A functional group macro is looked up per frame first, then in the shared groups.
@@ -273,7 +295,9 @@ fn multiframe_slices(obj: &InMemDicomObject, base: &SliceHeader, frames: usize) 
                     float_of(m, tags::SPACING_BETWEEN_SLICES).or(s.spacing_between_slices);
             }
             if let Some(t) = group(f, tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE) {
-                s.rescale_slope = float_of(t, tags::RESCALE_SLOPE).filter(|v| *v != 0.0).unwrap_or(1.0);
+                s.rescale_slope = float_of(t, tags::RESCALE_SLOPE)
+                    .filter(|v| *v != 0.0)
+                    .unwrap_or(1.0);
                 s.rescale_intercept = float_of(t, tags::RESCALE_INTERCEPT).unwrap_or(0.0);
             }
             s
@@ -288,7 +312,8 @@ fn vec3(v: Option<Vec<f64>>) -> Option<[f64; 3]> {
     v.filter(|v| v.len() >= 3).map(|v| [v[0], v[1], v[2]])
 }
 fn vec6(v: Option<Vec<f64>>) -> Option<[f64; 6]> {
-    v.filter(|v| v.len() >= 6).map(|v| [v[0], v[1], v[2], v[3], v[4], v[5]])
+    v.filter(|v| v.len() >= 6)
+        .map(|v| [v[0], v[1], v[2], v[3], v[4], v[5]])
 }
 
 /// A readable name for common SOP classes of objects without pixel data.
@@ -347,7 +372,9 @@ pub fn describe_series(s: &SeriesEntry) -> String {
 
 fn check_stack(series: &SeriesEntry, options: &AssemblyOptions) -> Result<Stack, DicomError> {
     let slices = &series.slices;
-    let first = slices.first().ok_or_else(|| err(series, "the series has no image"))?;
+    let first = slices
+        .first()
+        .ok_or_else(|| err(series, "the series has no image"))?;
     let mut warnings = Vec::new();
     for s in slices {
         if s.rows != first.rows || s.columns != first.columns {
@@ -377,7 +404,9 @@ fn check_stack(series: &SeriesEntry, options: &AssemblyOptions) -> Result<Stack,
     if spacing_rc.iter().any(|s| *s <= 0.0) {
         return Err(err(series, format!("invalid Pixel Spacing {spacing_rc:?}")));
     }
-    let positioned = slices.iter().all(|s| s.position.is_some() && s.orientation.is_some());
+    let positioned = slices
+        .iter()
+        .all(|s| s.position.is_some() && s.orientation.is_some());
     if !positioned {
         if slices.len() == 1 {
             warnings.push(
@@ -385,11 +414,19 @@ fn check_stack(series: &SeriesEntry, options: &AssemblyOptions) -> Result<Stack,
             );
             let geometry = Geometry::new(
                 [first.columns, first.rows, 1],
-                [spacing_rc[1], spacing_rc[0], first.slice_thickness.filter(|t| *t > 0.0).unwrap_or(1.0)],
+                [
+                    spacing_rc[1],
+                    spacing_rc[0],
+                    first.slice_thickness.filter(|t| *t > 0.0).unwrap_or(1.0),
+                ],
                 [0.0; 3],
                 voxide_core::geometry::IDENTITY,
             )?;
-            return Ok(Stack { order: vec![0], geometry, warnings });
+            return Ok(Stack {
+                order: vec![0],
+                geometry,
+                warnings,
+            });
         }
         return Err(err(
             series,
@@ -403,12 +440,18 @@ fn check_stack(series: &SeriesEntry, options: &AssemblyOptions) -> Result<Stack,
     let row = unit([iop[0], iop[1], iop[2]]);
     let col = unit([iop[3], iop[4], iop[5]]);
     if dot(row, row) < 0.5 || dot(col, col) < 0.5 || dot(row, col).abs() > 0.01 {
-        return Err(err(series, format!("invalid Image Orientation (Patient) {iop:?}")));
+        return Err(err(
+            series,
+            format!("invalid Image Orientation (Patient) {iop:?}"),
+        ));
     }
     let normal = unit(cross(row, col));
     for s in slices {
         let o = s.orientation.unwrap_or(iop);
-        if o.iter().zip(iop.iter()).any(|(a, b)| (a - b).abs() > ORIENTATION_TOLERANCE) {
+        if o.iter()
+            .zip(iop.iter())
+            .any(|(a, b)| (a - b).abs() > ORIENTATION_TOLERANCE)
+        {
             return Err(err(
                 series,
                 format!(
@@ -497,7 +540,10 @@ fn check_stack(series: &SeriesEntry, options: &AssemblyOptions) -> Result<Stack,
         let p1 = slices[order[n - 1]].position.unwrap_or([0.0; 3]);
         let along = [p1[0] - p0[0], p1[1] - p0[1], p1[2] - p0[2]];
         let len = dot(along, along).sqrt();
-        let angle = (dot(along, normal) / len).clamp(-1.0, 1.0).acos().to_degrees();
+        let angle = (dot(along, normal) / len)
+            .clamp(-1.0, 1.0)
+            .acos()
+            .to_degrees();
         if angle > TILT_TOLERANCE_DEG {
             return Err(err(
                 series,
@@ -520,7 +566,11 @@ fn check_stack(series: &SeriesEntry, options: &AssemblyOptions) -> Result<Stack,
         origin,
         direction,
     )?;
-    Ok(Stack { order, geometry, warnings })
+    Ok(Stack {
+        order,
+        geometry,
+        warnings,
+    })
 }
 
 /// Which voxel type holds every modality value of the series exactly.
@@ -568,7 +618,10 @@ pub fn assemble(
     // Decode object by object (a multi-frame object holds many slices), in parallel.
     let mut by_path: BTreeMap<&Path, Vec<(usize, usize)>> = BTreeMap::new();
     for (k, &idx) in stack.order.iter().enumerate() {
-        by_path.entry(slices[idx].path.as_path()).or_default().push((k, idx));
+        by_path
+            .entry(slices[idx].path.as_path())
+            .or_default()
+            .push((k, idx));
     }
     let total = by_path.len();
     let done = AtomicUsize::new(0);
@@ -590,11 +643,14 @@ pub fn assemble(
                         ),
                     });
                 }
-                let stored = frames.stored_values(s.frame).map_err(|reason| DicomError::PixelDecode {
-                    path: path.to_path_buf(),
-                    transfer_syntax: frames.transfer_syntax.clone(),
-                    reason,
-                })?;
+                let stored =
+                    frames
+                        .stored_values(s.frame)
+                        .map_err(|reason| DicomError::PixelDecode {
+                            path: path.to_path_buf(),
+                            transfer_syntax: frames.transfer_syntax.clone(),
+                            reason,
+                        })?;
                 let values = stored
                     .into_iter()
                     .map(|v| v * s.rescale_slope + s.rescale_intercept)
@@ -613,7 +669,12 @@ pub fn assemble(
     for (k, v) in decoded.into_iter().flatten() {
         planes[k] = Some(v);
     }
-    fn fill<T: Voxel>(geometry: &Geometry, planes: &[Option<Vec<f64>>], plane: usize, n: usize) -> Result<Image<T>, DicomError> {
+    fn fill<T: Voxel>(
+        geometry: &Geometry,
+        planes: &[Option<Vec<f64>>],
+        plane: usize,
+        n: usize,
+    ) -> Result<Image<T>, DicomError> {
         let mut voxels = Vec::with_capacity(n);
         for p in planes {
             match p {
@@ -661,7 +722,10 @@ pub fn read_series(path: &Path, options: &AssemblyOptions) -> Result<DicomVolume
         1 => assemble(&series.remove(0), options, None),
         _ => Err(DicomError::MultipleSeries {
             path: path.to_path_buf(),
-            series: series.iter().map(|s| format!("{} [{} images]", describe_series(s), s.slices.len())).collect(),
+            series: series
+                .iter()
+                .map(|s| format!("{} [{} images]", describe_series(s), s.slices.len()))
+                .collect(),
         }),
     }
 }

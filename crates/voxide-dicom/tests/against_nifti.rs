@@ -15,13 +15,22 @@ struct Comparison {
     mask_diff: usize,
 }
 
-fn compare(image_dir: &Path, rtstruct_dir: &Path, nifti_image: &Path, nifti_mask: Option<&Path>) -> Comparison {
+fn compare(
+    image_dir: &Path,
+    rtstruct_dir: &Path,
+    nifti_image: &Path,
+    nifti_mask: Option<&Path>,
+) -> Comparison {
     let vol = read_series(image_dir, &AssemblyOptions::default()).unwrap();
     let g = vol.image.geometry().clone();
     let nifti = voxide_io::read_image(nifti_image).unwrap();
     let ng = nifti.geometry();
     assert_eq!(ng.size(), g.size(), "{}: size", nifti_image.display());
-    assert!(ng.matches(&g, 1e-3), "{}: grid differs:\n nifti {ng:?}\n dicom {g:?}", nifti_image.display());
+    assert!(
+        ng.matches(&g, 1e-3),
+        "{}: grid differs:\n nifti {ng:?}\n dicom {g:?}",
+        nifti_image.display()
+    );
     let a = vol.image.to_f64_vec();
     let b = nifti.to_f64_vec();
     let mut value_mismatches = 0;
@@ -50,7 +59,12 @@ fn compare(image_dir: &Path, rtstruct_dir: &Path, nifti_image: &Path, nifti_mask
             mask_diff += usize::from(x != y);
         }
     }
-    Comparison { value_mismatches, max_abs_diff, mask_voxels, mask_diff }
+    Comparison {
+        value_mismatches,
+        max_abs_diff,
+        mask_voxels,
+        mask_diff,
+    }
 }
 
 #[test]
@@ -64,9 +78,19 @@ fn ibsi_ct_phantom_dicom_matches_its_nifti() {
     );
     assert_eq!(c.value_mismatches, 0, "max |diff| {}", c.max_abs_diff);
     let frac = c.mask_diff as f64 / c.mask_voxels as f64;
-    eprintln!("IBSI CT phantom: {} of {} mask voxels differ ({:.4}%)", c.mask_diff, c.mask_voxels, 100.0 * frac);
+    eprintln!(
+        "IBSI CT phantom: {} of {} mask voxels differ ({:.4}%)",
+        c.mask_diff,
+        c.mask_voxels,
+        100.0 * frac
+    );
     assert!(c.mask_voxels > 0);
-    assert!(frac <= 0.005, "{} of {} mask voxels differ", c.mask_diff, c.mask_voxels);
+    assert!(
+        frac <= 0.005,
+        "{} of {} mask voxels differ",
+        c.mask_diff,
+        c.mask_voxels
+    );
 }
 
 #[test]
@@ -74,7 +98,9 @@ fn sts_dicom_matches_ibsi_nifti_conversions() {
     let dicom = common::data_dir().join("multimodal/ibsi-sts");
     let nifti = common::data_dir().join("multimodal/ibsi-sts-nifti");
     let mut compared = 0;
-    for patient in ["STS_001", "STS_002", "STS_003", "STS_008", "STS_012", "STS_019"] {
+    for patient in [
+        "STS_001", "STS_002", "STS_003", "STS_008", "STS_012", "STS_019",
+    ] {
         for modality in ["CT", "PET", "MR_T1"] {
             let image = nifti.join(patient).join(format!("{modality}_image.nii.gz"));
             let mask = nifti.join(patient).join(format!("{modality}_mask.nii.gz"));
@@ -89,11 +115,24 @@ fn sts_dicom_matches_ibsi_nifti_conversions() {
                 &image,
                 mask.exists().then_some(mask.as_path()),
             );
-            assert_eq!(c.value_mismatches, 0, "{patient}/{modality}: values differ (max {})", c.max_abs_diff);
+            assert_eq!(
+                c.value_mismatches, 0,
+                "{patient}/{modality}: values differ (max {})",
+                c.max_abs_diff
+            );
             if c.mask_voxels > 0 {
                 let frac = c.mask_diff as f64 / c.mask_voxels as f64;
-                eprintln!("{patient}/{modality}: {} of {} mask voxels differ ({:.3}%)", c.mask_diff, c.mask_voxels, 100.0 * frac);
-                assert!(frac <= 0.005, "{patient}/{modality}: {:.3}% of mask voxels differ", 100.0 * frac);
+                eprintln!(
+                    "{patient}/{modality}: {} of {} mask voxels differ ({:.3}%)",
+                    c.mask_diff,
+                    c.mask_voxels,
+                    100.0 * frac
+                );
+                assert!(
+                    frac <= 0.005,
+                    "{patient}/{modality}: {:.3}% of mask voxels differ",
+                    100.0 * frac
+                );
             }
             compared += 1;
         }

@@ -34,7 +34,12 @@ fn file(dataset: &[u8]) -> Vec<u8> {
     meta.extend(short(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
     let mut out = vec![0u8; 128];
     out.extend(b"DICM");
-    out.extend(short(0x0002, 0x0000, b"UL", &(meta.len() as u32).to_le_bytes()));
+    out.extend(short(
+        0x0002,
+        0x0000,
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    ));
     out.extend(meta);
     out.extend(dataset);
     out
@@ -76,7 +81,9 @@ fn absurd_image_dimensions_are_refused_before_decoding() {
     ds.extend(short(0x0028, 0x0103, b"US", &0u16.to_le_bytes()));
     ds.extend(long(0x7FE0, 0x0010, b"OW", 8, &[0; 8]));
     let obj = from_bytes(&file(&ds), ReadDepth::Full).unwrap();
-    let err = decode(&obj, std::path::Path::new("hostile.dcm")).unwrap_err().to_string();
+    let err = decode(&obj, std::path::Path::new("hostile.dcm"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("refusing to allocate"), "{err}");
     assert!(err.contains("hostile.dcm"), "{err}");
 }

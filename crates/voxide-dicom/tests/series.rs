@@ -25,14 +25,24 @@ fn expected_geometry(dir: &Path) -> ([usize; 3], [f64; 3], [f64; 3], [[f64; 3]; 
         iop = floats_of(&obj, tags::IMAGE_ORIENTATION_PATIENT).unwrap();
         ps = floats_of(&obj, tags::PIXEL_SPACING).unwrap();
         rows = obj.element(tags::ROWS).unwrap().to_int::<usize>().unwrap();
-        cols = obj.element(tags::COLUMNS).unwrap().to_int::<usize>().unwrap();
+        cols = obj
+            .element(tags::COLUMNS)
+            .unwrap()
+            .to_int::<usize>()
+            .unwrap();
     }
     let r = [iop[0], iop[1], iop[2]];
     let c = [iop[3], iop[4], iop[5]];
     let n = cross(r, c);
     let d = |p: &Vec<f64>| dot([p[0], p[1], p[2]], n);
-    let first = positions.iter().min_by(|a, b| d(a).total_cmp(&d(b))).unwrap();
-    let last = positions.iter().max_by(|a, b| d(a).total_cmp(&d(b))).unwrap();
+    let first = positions
+        .iter()
+        .min_by(|a, b| d(a).total_cmp(&d(b)))
+        .unwrap();
+    let last = positions
+        .iter()
+        .max_by(|a, b| d(a).total_cmp(&d(b)))
+        .unwrap();
     let dist = ((0..3).map(|i| (last[i] - first[i]).powi(2)).sum::<f64>()).sqrt();
     let k = files.len();
     (
@@ -47,7 +57,9 @@ fn expected_geometry(dir: &Path) -> ([usize; 3], [f64; 3], [f64; 3], [[f64; 3]; 
 fn sts_series_load_with_header_geometry_and_their_rtstructs_rasterise() {
     let root = common::data_dir().join("multimodal/ibsi-sts");
     let mut checked = 0;
-    for patient in ["STS_001", "STS_002", "STS_003", "STS_008", "STS_012", "STS_019"] {
+    for patient in [
+        "STS_001", "STS_002", "STS_003", "STS_008", "STS_012", "STS_019",
+    ] {
         for modality in ["CT", "PET", "MR_T1"] {
             let dir = root.join(patient).join(modality);
             let vol = read_series(&dir.join("image"), &AssemblyOptions::default())
@@ -56,25 +68,46 @@ fn sts_series_load_with_header_geometry_and_their_rtstructs_rasterise() {
             let g = vol.image.geometry();
             assert_eq!(g.size(), size, "{patient}/{modality} size");
             for a in 0..3 {
-                assert!((g.spacing()[a] - spacing[a]).abs() < 1e-4, "{patient}/{modality} spacing {:?} vs {spacing:?}", g.spacing());
-                assert!((g.origin()[a] - origin[a]).abs() < 1e-6, "{patient}/{modality} origin");
+                assert!(
+                    (g.spacing()[a] - spacing[a]).abs() < 1e-4,
+                    "{patient}/{modality} spacing {:?} vs {spacing:?}",
+                    g.spacing()
+                );
+                assert!(
+                    (g.origin()[a] - origin[a]).abs() < 1e-6,
+                    "{patient}/{modality} origin"
+                );
                 for b in 0..3 {
-                    assert!((g.direction()[a][b] - direction[a][b]).abs() < 1e-6, "{patient}/{modality} direction");
+                    assert!(
+                        (g.direction()[a][b] - direction[a][b]).abs() < 1e-6,
+                        "{patient}/{modality} direction"
+                    );
                 }
             }
-            assert!(vol.warnings.is_empty(), "{patient}/{modality}: {:?}", vol.warnings);
+            assert!(
+                vol.warnings.is_empty(),
+                "{patient}/{modality}: {:?}",
+                vol.warnings
+            );
             let (lo, hi) = vol.image.min_max().unwrap();
             assert!(hi > lo, "{patient}/{modality}: constant image");
 
             let rs = list_files(&dir.join("mask")).unwrap();
             assert_eq!(rs.len(), 1);
             let set = read_rtstruct(&rs[0]).unwrap();
-            assert_eq!(set.frame_of_reference_uid, vol.series.frame_of_reference_uid, "{patient}/{modality}: frame of reference");
+            assert_eq!(
+                set.frame_of_reference_uid, vol.series.frame_of_reference_uid,
+                "{patient}/{modality}: frame of reference"
+            );
             assert!(!set.rois.is_empty());
             for roi in &set.rois {
                 let r = rasterise(roi, g).unwrap();
                 let n = r.mask.foreground();
-                assert!(n > 0, "{patient}/{modality} ROI '{}' rasterised empty", roi.name);
+                assert!(
+                    n > 0,
+                    "{patient}/{modality} ROI '{}' rasterised empty",
+                    roi.name
+                );
                 r.mask.check_matches(g).unwrap();
             }
             checked += 1;
@@ -86,7 +119,10 @@ fn sts_series_load_with_header_geometry_and_their_rtstructs_rasterise() {
 fn refusal(rel: &str) -> String {
     let dir = common::data_dir().join("dicom/dicom2nifti").join(rel);
     match read_series(&dir, &AssemblyOptions::default()) {
-        Ok(v) => panic!("{rel}: assembled a volume of size {:?} instead of refusing", v.image.geometry().size()),
+        Ok(v) => panic!(
+            "{rel}: assembled a volume of size {:?} instead of refusing",
+            v.image.geometry().size()
+        ),
         Err(e @ DicomError::Series { .. }) => e.to_string(),
         Err(e) => panic!("{rel}: wrong error kind: {e}"),
     }
@@ -106,7 +142,9 @@ fn broken_series_are_refused_with_the_reason() {
 #[test]
 fn nonuniform_spacing_can_be_accepted_explicitly_with_a_warning() {
     let dir = common::data_dir().join("dicom/dicom2nifti/failing/sliceincrement/001");
-    let opts = AssemblyOptions { allow_nonuniform_spacing: true };
+    let opts = AssemblyOptions {
+        allow_nonuniform_spacing: true,
+    };
     // A gap of exactly two slices is a missing slice, which no option papers over.
     assert!(read_series(&dir, &opts).is_err());
 }

@@ -13,7 +13,11 @@ use voxide_core::{AnyImage, Image, LabelMap};
 use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
 #[derive(Parser, Debug)]
-#[command(name = "voxide", version, about = "voxide: inspect and convert medical images (DICOM, NIfTI, NRRD)")]
+#[command(
+    name = "voxide",
+    version,
+    about = "voxide: inspect and convert medical images (DICOM, NIfTI, NRRD)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -142,7 +146,10 @@ fn pick_series(path: &Path, scan: voxide_dicom::Scan, uid: Option<&str>) -> Resu
             None => bail!(
                 "{}: no series with UID {uid}; it holds: {}",
                 path.display(),
-                all.iter().map(|s| s.series_instance_uid.as_str()).collect::<Vec<_>>().join(", ")
+                all.iter()
+                    .map(|s| s.series_instance_uid.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
     }
@@ -158,7 +165,13 @@ fn pick_series(path: &Path, scan: voxide_dicom::Scan, uid: Option<&str>) -> Resu
             path: path.to_path_buf(),
             series: all
                 .iter()
-                .map(|s| format!("{} [{} images]", voxide_dicom::describe_series(s), s.slices.len()))
+                .map(|s| {
+                    format!(
+                        "{} [{} images]",
+                        voxide_dicom::describe_series(s),
+                        s.slices.len()
+                    )
+                })
                 .collect(),
         }
         .into()),
@@ -248,7 +261,10 @@ fn info(path: &Path, series_uid: Option<&str>) -> Result<()> {
 fn print_image(image: &AnyImage) {
     let g = image.geometry();
     let [ni, nj, nk] = g.size();
-    println!("size:        {ni} x {nj} x {nk} voxels ({})", image.voxel_type());
+    println!(
+        "size:        {ni} x {nj} x {nk} voxels ({})",
+        image.voxel_type()
+    );
     println!("spacing:     {} mm", fmt3(g.spacing()));
     println!("origin:      {} mm (LPS)", fmt3(g.origin()));
     let d = g.direction();
@@ -384,7 +400,10 @@ fn rtstruct_to_labels(args: &ConvertArgs) -> Result<AnyImage> {
         None => set.rois.iter().collect(),
     };
     if rois.len() > 255 {
-        bail!("{} ROIs do not fit an 8-bit label map; choose one with --roi", rois.len());
+        bail!(
+            "{} ROIs do not fit an 8-bit label map; choose one with --roi",
+            rois.len()
+        );
     }
     let mut labels = Image::<u8>::filled(geometry.clone(), 0);
     let mut overlaps = 0usize;
@@ -394,8 +413,16 @@ fn rtstruct_to_labels(args: &ConvertArgs) -> Result<AnyImage> {
             eprintln!("warning: {w}");
         }
         let label = if rois.len() == 1 { 1 } else { (n + 1) as u8 };
-        eprintln!("label {label}: {} ({} voxels)", roi.name, r.mask.foreground());
-        for (dst, src) in labels.data_mut().iter_mut().zip(r.mask.labels().data().iter()) {
+        eprintln!(
+            "label {label}: {} ({} voxels)",
+            roi.name,
+            r.mask.foreground()
+        );
+        for (dst, src) in labels
+            .data_mut()
+            .iter_mut()
+            .zip(r.mask.labels().data().iter())
+        {
             if *src != 0 {
                 if *dst != 0 {
                     overlaps += 1;
@@ -411,4 +438,3 @@ fn rtstruct_to_labels(args: &ConvertArgs) -> Result<AnyImage> {
     map.check_matches(&geometry)?;
     Ok(AnyImage::U8(map.into_image()))
 }
-
