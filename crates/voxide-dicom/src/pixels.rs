@@ -136,15 +136,21 @@ pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError>
     check_decoded_size(obj).map_err(&fail)?;
     // A codec panicking on hostile input must not take the process down: contain it and report
     // it as a decoding failure of this file.
-    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        obj.decode_pixel_data()
-            .map(|d| to_frames(&d, &transfer_syntax, ts_uid == EXPLICIT_VR_BIG_ENDIAN))
-    }))
-    .map_err(|_| {
-        fail("the decoder crashed on this pixel data (corrupt or unsupported stream)".into())
-    })?
-    .map_err(|e| fail(error_chain(&e)))?
-    .map_err(fail)?;
+    let bits = crate::object::int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
+    let decoded = if ts_uid == RLE_LOSSLESS && bits == 32 {
+        // dicom-rs 0.10 decodes RLE only for 8 and 16 bits allocated (RT Dose uses 32).
+        rle::decode_object(obj, &transfer_syntax).map_err(fail)?
+    } else {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            obj.decode_pixel_data()
+                .map(|d| to_frames(&d, &transfer_syntax, ts_uid == EXPLICIT_VR_BIG_ENDIAN))
+        }))
+        .map_err(|_| {
+            fail("the decoder crashed on this pixel data (corrupt or unsupported stream)".into())
+        })?
+        .map_err(|e| fail(error_chain(&e)))?
+        .map_err(fail)?
+    };
     let needed = if decoded.bits_allocated == 1 {
         (decoded.frames * decoded.samples_per_frame()).div_ceil(8)
     } else {
@@ -202,6 +208,7 @@ fn check_decoded_size(obj: &DicomObject) -> Result<(), String> {
     Ok(())
 }
 
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
 
 fn to_frames(d: &DecodedPixelData<'_>, ts: &str, big_endian: bool) -> Result<PixelFrames, String> {
@@ -236,4 +243,132 @@ fn to_frames(d: &DecodedPixelData<'_>, ts: &str, big_endian: bool) -> Result<Pix
         transfer_syntax: ts.to_string(),
         data,
     })
+}
+
+/// RLE Lossless (PS3.5 Annex G) for what dicom-rs does not decode.
+mod rle {
+    use dicom_dictionary_std::tags;
+
+    use super::PixelFrames;
+    use crate::object::{int_of, str_of, DicomObject};
+
+    pub(super) fn decode_object(obj: &DicomObject, ts: &str) -> Result<PixelFrames, String> {
+        let need = |tag, name: &str| {
+            int_of(obj, tag)
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("missing or invalid {name}"))
+        };
+        let rows = need(tags::ROWS, "Rows")? as usize;
+        let columns = need(tags::COLUMNS, "Columns")? as usize;
+        let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+        let spp = int_of(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).clamp(1, 4) as usize;
+        let bits_allocated = need(tags::BITS_ALLOCATED, "Bits Allocated")? as u16;
+        let bytes = usize::from(bits_allocated / 8);
+        let fragments = match obj.get(tags::PIXEL_DATA).map(|e| e.value()) {
+            Some(dicom_core::value::Value::PixelSequence(seq)) => seq.fragments(),
+            _ => return Err("RLE pixel data is not encapsulated".into()),
+        };
+        if fragments.len() < frames {
+            return Err(format!(
+                "{} RLE fragments for {frames} frames (one fragment per frame expected)",
+                fragments.len()
+            ));
+        }
+        let pixels = rows * columns;
+        let mut data = vec![0u8; frames * pixels * spp * bytes];
+        for (f, fragment) in fragments.iter().take(frames).enumerate() {
+            let out = &mut data[f * pixels * spp * bytes..(f + 1) * pixels * spp * bytes];
+            decode_frame(fragment, pixels, spp, bytes, out).map_err(|e| format!("frame {f}: {e}"))?;
+        }
+        Ok(PixelFrames {
+            rows,
+            columns,
+            frames,
+            samples_per_pixel: spp,
+            bits_allocated,
+            bits_stored: int_of(obj, tags::BITS_STORED).unwrap_or(i64::from(bits_allocated)).clamp(1, 32) as u16,
+            signed: int_of(obj, tags::PIXEL_REPRESENTATION) == Some(1),
+            planar: false,
+            photometric_interpretation: str_of(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default(),
+            transfer_syntax: ts.to_string(),
+            data,
+        })
+    }
+
+    /// Decodes one frame into interleaved little-endian samples. Segment `s * bytes + b` holds
+    /// byte `b` (most significant first) of sample `s` of every pixel.
+    pub(super) fn decode_frame(
+        fragment: &[u8],
+        pixels: usize,
+        spp: usize,
+        bytes: usize,
+        out: &mut [u8],
+    ) -> Result<(), String> {
+        if fragment.len() < 64 {
+            return Err("RLE header shorter than 64 bytes".into());
+        }
+        let word = |i: usize| {
+            u32::from_le_bytes([fragment[4 * i], fragment[4 * i + 1], fragment[4 * i + 2], fragment[4 * i + 3]]) as usize
+        };
+        let segments = word(0);
+        if segments != spp * bytes {
+            return Err(format!("{segments} RLE segments, expected {}", spp * bytes));
+        }
+        let mut segment = vec![0u8; pixels];
+        for n in 0..segments {
+            let start = word(n + 1);
+            let end = if n + 1 < segments { word(n + 2) } else { fragment.len() };
+            if start < 64 || start > end || end > fragment.len() {
+                return Err(format!("RLE segment {n} has invalid offsets {start}..{end}"));
+            }
+            unpack_bits(&fragment[start..end], &mut segment)?;
+            let (sample, byte) = (n / bytes, n % bytes);
+            let le_byte = bytes - 1 - byte;
+            for (p, v) in segment.iter().enumerate() {
+                out[(p * spp + sample) * bytes + le_byte] = *v;
+            }
+        }
+        Ok(())
+    }
+
+    /// PackBits: a header n in 0..=127 copies n + 1 bytes; -127..=-1 repeats the next byte
+    /// 1 - n times; -128 does nothing. The output must be filled exactly (padding may follow).
+    fn unpack_bits(input: &[u8], out: &mut [u8]) -> Result<(), String> {
+        let (mut i, mut o) = (0, 0);
+        while o < out.len() {
+            let Some(&h) = input.get(i) else {
+                return Err(format!("RLE segment ends after {o} of {} bytes", out.len()));
+            };
+            i += 1;
+            let h = h as i8;
+            if h >= 0 {
+                let n = h as usize + 1;
+                let src = input.get(i..i + n).ok_or("RLE literal run past the segment end")?;
+                let dst = out.get_mut(o..o + n).ok_or("RLE literal run past the frame end")?;
+                dst.copy_from_slice(src);
+                i += n;
+                o += n;
+            } else if h != -128 {
+                let n = 1 - h as isize;
+                let v = *input.get(i).ok_or("RLE replicate run past the segment end")?;
+                let dst = out.get_mut(o..o + n as usize).ok_or("RLE replicate run past the frame end")?;
+                dst.fill(v);
+                i += 1;
+                o += n as usize;
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn packbits() {
+            let mut out = [0u8; 7];
+            // literal of 3, replicate 4 times.
+            super::unpack_bits(&[2, 1, 2, 3, (-3i8) as u8, 9], &mut out).unwrap();
+            assert_eq!(out, [1, 2, 3, 9, 9, 9, 9]);
+            assert!(super::unpack_bits(&[5, 1], &mut out).is_err());
+        }
+    }
 }
