@@ -27,7 +27,7 @@ pub use object::{
     first_item, float_of, floats_of, from_bytes, int_of, items_of, open, str_of,
     transfer_syntax_name, DicomObject, ReadDepth,
 };
-pub use pixels::{decode, decode_file, PixelFrames};
+pub use pixels::{decode, decode_file, decode_with_limit, PixelFrames};
 pub use rtstruct::{rasterise, read_rtstruct, Contour, Rasterised, Roi, StructureSet};
 pub use series::{
     assemble, describe_series, list_files, read_series, scan, sop_class_name, AssemblyOptions,

@@ -113,7 +113,19 @@ pub fn decode_file(path: &Path) -> Result<PixelFrames, DicomError> {
 }
 
 /// Decodes the pixel data of an object read from `path` (used in error messages).
+///
+/// Headers declaring more decoded bytes than max(1 GiB, 256 × the stored pixel bytes) are
+/// refused before any allocation; see [`decode_with_limit`] for another floor.
 pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError> {
+    decode_with_limit(obj, path, DECODED_SIZE_FLOOR)
+}
+
+/// [`decode`] with another floor for the decoded size (the fuzz targets use a small one).
+pub fn decode_with_limit(
+    obj: &DicomObject,
+    path: &Path,
+    decoded_size_floor: u64,
+) -> Result<PixelFrames, DicomError> {
     let ts_uid = obj
         .meta()
         .transfer_syntax()
@@ -133,7 +145,7 @@ pub fn decode(obj: &DicomObject, path: &Path) -> Result<PixelFrames, DicomError>
         transfer_syntax: transfer_syntax.clone(),
         reason,
     };
-    check_decoded_size(obj).map_err(&fail)?;
+    check_decoded_size(obj, decoded_size_floor).map_err(&fail)?;
     // A codec panicking on hostile input must not take the process down: contain it and report
     // it as a decoding failure of this file.
     let bits = crate::object::int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
@@ -177,7 +189,7 @@ const MAX_EXPANSION: u64 = 256;
 
 /// Refuses headers that would make the decoder allocate far more than the file could hold:
 /// codecs allocate the decoded size the header declares before decoding a byte.
-fn check_decoded_size(obj: &DicomObject) -> Result<(), String> {
+fn check_decoded_size(obj: &DicomObject, floor: u64) -> Result<(), String> {
     let int = |tag| crate::object::int_of(obj, tag).unwrap_or(1).max(0) as u64;
     let bits = crate::object::int_of(obj, tags::BITS_ALLOCATED)
         .unwrap_or(8)
@@ -199,7 +211,7 @@ fn check_decoded_size(obj: &DicomObject) -> Result<(), String> {
                 .map_or(0, u64::from),
         })
         .unwrap_or(0);
-    let limit = DECODED_SIZE_FLOOR.max(stored.saturating_mul(MAX_EXPANSION));
+    let limit = floor.max(stored.saturating_mul(MAX_EXPANSION));
     if declared > limit {
         return Err(format!(
             "the header declares {declared} bytes of decoded pixels from {stored} stored bytes; refusing to allocate more than {limit} (corrupt Rows/Columns/Number of Frames?)"
@@ -261,7 +273,9 @@ mod rle {
         let rows = need(tags::ROWS, "Rows")? as usize;
         let columns = need(tags::COLUMNS, "Columns")? as usize;
         let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
-        let spp = int_of(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).clamp(1, 4) as usize;
+        let spp = int_of(obj, tags::SAMPLES_PER_PIXEL)
+            .unwrap_or(1)
+            .clamp(1, 4) as usize;
         let bits_allocated = need(tags::BITS_ALLOCATED, "Bits Allocated")? as u16;
         let bytes = usize::from(bits_allocated / 8);
         let fragments = match obj.get(tags::PIXEL_DATA).map(|e| e.value()) {
@@ -278,7 +292,8 @@ mod rle {
         let mut data = vec![0u8; frames * pixels * spp * bytes];
         for (f, fragment) in fragments.iter().take(frames).enumerate() {
             let out = &mut data[f * pixels * spp * bytes..(f + 1) * pixels * spp * bytes];
-            decode_frame(fragment, pixels, spp, bytes, out).map_err(|e| format!("frame {f}: {e}"))?;
+            decode_frame(fragment, pixels, spp, bytes, out)
+                .map_err(|e| format!("frame {f}: {e}"))?;
         }
         Ok(PixelFrames {
             rows,
@@ -286,10 +301,13 @@ mod rle {
             frames,
             samples_per_pixel: spp,
             bits_allocated,
-            bits_stored: int_of(obj, tags::BITS_STORED).unwrap_or(i64::from(bits_allocated)).clamp(1, 32) as u16,
+            bits_stored: int_of(obj, tags::BITS_STORED)
+                .unwrap_or(i64::from(bits_allocated))
+                .clamp(1, 32) as u16,
             signed: int_of(obj, tags::PIXEL_REPRESENTATION) == Some(1),
             planar: false,
-            photometric_interpretation: str_of(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default(),
+            photometric_interpretation: str_of(obj, tags::PHOTOMETRIC_INTERPRETATION)
+                .unwrap_or_default(),
             transfer_syntax: ts.to_string(),
             data,
         })
@@ -308,7 +326,12 @@ mod rle {
             return Err("RLE header shorter than 64 bytes".into());
         }
         let word = |i: usize| {
-            u32::from_le_bytes([fragment[4 * i], fragment[4 * i + 1], fragment[4 * i + 2], fragment[4 * i + 3]]) as usize
+            u32::from_le_bytes([
+                fragment[4 * i],
+                fragment[4 * i + 1],
+                fragment[4 * i + 2],
+                fragment[4 * i + 3],
+            ]) as usize
         };
         let segments = word(0);
         if segments != spp * bytes {
@@ -317,9 +340,15 @@ mod rle {
         let mut segment = vec![0u8; pixels];
         for n in 0..segments {
             let start = word(n + 1);
-            let end = if n + 1 < segments { word(n + 2) } else { fragment.len() };
+            let end = if n + 1 < segments {
+                word(n + 2)
+            } else {
+                fragment.len()
+            };
             if start < 64 || start > end || end > fragment.len() {
-                return Err(format!("RLE segment {n} has invalid offsets {start}..{end}"));
+                return Err(format!(
+                    "RLE segment {n} has invalid offsets {start}..{end}"
+                ));
             }
             unpack_bits(&fragment[start..end], &mut segment)?;
             let (sample, byte) = (n / bytes, n % bytes);
@@ -343,15 +372,23 @@ mod rle {
             let h = h as i8;
             if h >= 0 {
                 let n = h as usize + 1;
-                let src = input.get(i..i + n).ok_or("RLE literal run past the segment end")?;
-                let dst = out.get_mut(o..o + n).ok_or("RLE literal run past the frame end")?;
+                let src = input
+                    .get(i..i + n)
+                    .ok_or("RLE literal run past the segment end")?;
+                let dst = out
+                    .get_mut(o..o + n)
+                    .ok_or("RLE literal run past the frame end")?;
                 dst.copy_from_slice(src);
                 i += n;
                 o += n;
             } else if h != -128 {
                 let n = 1 - h as isize;
-                let v = *input.get(i).ok_or("RLE replicate run past the segment end")?;
-                let dst = out.get_mut(o..o + n as usize).ok_or("RLE replicate run past the frame end")?;
+                let v = *input
+                    .get(i)
+                    .ok_or("RLE replicate run past the segment end")?;
+                let dst = out
+                    .get_mut(o..o + n as usize)
+                    .ok_or("RLE replicate run past the frame end")?;
                 dst.fill(v);
                 i += 1;
                 o += n as usize;

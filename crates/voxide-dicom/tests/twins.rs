@@ -99,8 +99,14 @@ fn lossless_twins_are_bit_identical() {
         // 32 bits allocated RLE: decoded by voxide's own RLE path.
         ("pydicom/rtdose.dcm", "pydicom/rtdose_rle.dcm"),
         ("pydicom/rtdose_1frame.dcm", "pydicom/rtdose_rle_1frame.dcm"),
-        ("pydicom-data/SC_rgb_32bit.dcm", "pydicom/SC_rgb_rle_32bit.dcm"),
-        ("pydicom-data/SC_rgb_32bit_2frame.dcm", "pydicom/SC_rgb_rle_32bit_2frame.dcm"),
+        (
+            "pydicom-data/SC_rgb_32bit.dcm",
+            "pydicom/SC_rgb_rle_32bit.dcm",
+        ),
+        (
+            "pydicom-data/SC_rgb_32bit_2frame.dcm",
+            "pydicom/SC_rgb_rle_32bit_2frame.dcm",
+        ),
         (
             "pydicom-data/gdcm-US-ALOKA-16.dcm",
             "pydicom-data/gdcm-US-ALOKA-16_big.dcm",
