@@ -109,22 +109,38 @@ const UNDEFINED: u32 = 0xFFFF_FFFF;
 /// file declaring a 4 GB element would cost 4 GB of memory before failing. This walk costs a pass
 /// over the headers and turns such files into a clear error. `meta_ts` is the transfer syntax of
 /// a file without meta group; otherwise the walk starts in the meta group (explicit VR little
-/// endian) and takes the transfer syntax from it. Deflated datasets are not walked.
+/// endian) and takes the transfer syntax from it. Deflated datasets are inflated (bounded) first.
 fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), String> {
     let mut pos = 0usize;
     let ts = match meta_ts {
         Some(ts) => ts.to_string(),
         None => {
-            // The meta group: explicit VR little endian, group 0002.
+            // The meta group, read as dicom-rs reads it: explicit VR little endian, starting with
+            // its group length (0002,0000), then elements until that many bytes are consumed.
+            if bytes.len() < 12 || bytes[0..8] != [0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00] {
+                return Ok(()); // the parser refuses it with its own message
+            }
+            let group_length = u64::from(read_u32(bytes, 8, true));
+            pos = 12;
+            let mut consumed = 0u64;
             let mut ts = String::new();
-            while pos + 8 <= bytes.len() && u16::from_le_bytes([bytes[pos], bytes[pos + 1]]) == 2 {
+            while consumed < group_length {
+                if pos + 8 > bytes.len() {
+                    return Err(format!(
+                        "file meta group cut short at byte {pos}; the file is truncated"
+                    ));
+                }
                 let (header, len, _) = element_header(bytes, pos, true, true)?;
+                if len == UNDEFINED {
+                    return Ok(()); // refused by the parser
+                }
                 let end = value_end(bytes, pos, header, len)?;
-                if bytes[pos + 2..pos + 4] == [0x10, 0x00] {
+                if bytes[pos..pos + 4] == [0x02, 0x00, 0x10, 0x00] {
                     ts = String::from_utf8_lossy(&bytes[pos + header..end])
                         .trim_end_matches(['\0', ' '])
                         .to_string();
                 }
+                consumed += (end - pos) as u64;
                 pos = end;
             }
             ts
@@ -135,7 +151,7 @@ fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), Str
         "" => return Ok(()),
         "1.2.840.10008.1.2" => (false, true),
         "1.2.840.10008.1.2.2" => (true, false),
-        "1.2.840.10008.1.2.1.99" => return Ok(()), // deflated: the parser inflates first
+        "1.2.840.10008.1.2.1.99" => return check_deflated(&bytes[pos..]),
         _ => (true, true),
     };
     // Undefined-length values open a context that their sequence delimiter closes: a sequence
@@ -170,6 +186,27 @@ fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// Deflated datasets may inflate to at most this, or 1000 times their size if larger.
+const INFLATED_SIZE_FLOOR: u64 = 64 << 20;
+
+/// Inflates a deflated dataset (bounded, against deflate bombs) and walks it.
+fn check_deflated(deflated: &[u8]) -> Result<(), String> {
+    use std::io::Read;
+    let limit = INFLATED_SIZE_FLOOR.max(deflated.len() as u64 * 1000);
+    let mut inflated = Vec::new();
+    flate2::read::DeflateDecoder::new(deflated)
+        .take(limit + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|e| format!("deflated dataset is corrupt: {e}"))?;
+    if inflated.len() as u64 > limit {
+        return Err(format!(
+            "deflated dataset of {} bytes inflates beyond {limit} bytes; refusing it",
+            deflated.len()
+        ));
+    }
+    check_declared_lengths(&inflated, Some("1.2.840.10008.1.2.1"))
 }
 
 fn read_u16(b: &[u8], at: usize, little: bool) -> u16 {
