@@ -91,8 +91,7 @@ fn absurd_image_dimensions_are_refused_before_decoding() {
 #[test]
 fn truncated_real_files_give_errors_at_every_cut() {
     // Cut a real compressed file at many points: each prefix parses or fails, never panics.
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/dicom/pydicom/MR_small_RLE.dcm");
+    let path = voxide_testdata::data("dicom/pydicom/MR_small_RLE.dcm");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut errors = 0;
     for cut in (0..bytes.len()).step_by(97) {

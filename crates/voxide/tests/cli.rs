@@ -4,13 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn data() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "test data missing at {}",
-        dir.display()
-    );
-    dir
+    voxide_testdata::data_dir()
 }
 
 fn voxide(args: &[&str]) -> Output {

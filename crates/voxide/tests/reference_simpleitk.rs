@@ -11,17 +11,11 @@ use std::process::Command;
 use voxide_core::{resample, AnyImage, Geometry, Image, Interpolation};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    voxide_testdata::workspace_root()
 }
 
 fn data() -> PathBuf {
-    let dir = root().join("../shared/data");
-    assert!(
-        dir.join("MANIFEST.tsv").is_file(),
-        "test data missing at {}",
-        dir.display()
-    );
-    dir
+    voxide_testdata::data_dir()
 }
 
 /// Runs the SimpleITK reference script; its stdout.

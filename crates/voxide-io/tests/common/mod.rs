@@ -2,21 +2,14 @@
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use voxide_core::{AnyImage, Geometry, Image, Voxel};
 
 /// The shared test data folder (`../shared/data` from the workspace root). Missing data is a
 /// failure, never a skip.
 pub fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-    assert!(
-        dir.is_dir(),
-        "shared test data folder {} is missing: these tests need the real data sets \
-         (../shared/data next to the workspace root); fetch or mount it, do not skip",
-        dir.display()
-    );
-    dir
+    voxide_testdata::data_dir()
 }
 
 /// A file in the shared data folder, which must exist.
