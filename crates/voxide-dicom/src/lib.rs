@@ -67,6 +67,9 @@ pub enum DicomError {
     MultipleSeries { path: PathBuf, series: Vec<String> },
     #[error("{}: {reason}", path.display())]
     RtStruct { path: PathBuf, reason: String },
+    /// A contour cannot be placed on the reference grid.
+    #[error("ROI '{roi}': {reason}")]
+    Contour { roi: String, reason: String },
     #[error("{}: no ROI named '{name}'; the structure set has: {}", path.display(), available.join(", "))]
     RoiNotFound {
         path: PathBuf,

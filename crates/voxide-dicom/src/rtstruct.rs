@@ -170,11 +170,10 @@ pub fn rasterise(roi: &Roi, geometry: &Geometry) -> Result<Rasterised, DicomErro
             (lo.min(p[2]), hi.max(p[2]))
         });
         if kmax - kmin > 0.5 {
-            return Err(DicomError::RtStruct {
-                path: PathBuf::new(),
+            return Err(DicomError::Contour {
+                roi: roi.name.clone(),
                 reason: format!(
-                    "ROI '{}': a contour spans {:.2} slices; contours must lie in the slice planes of the reference series (is this the series the structure set was drawn on?)",
-                    roi.name,
+                    "a contour spans {:.2} slices; contours must lie in the slice planes of the reference series (is this the series the structure set was drawn on?)",
                     kmax - kmin
                 ),
             });

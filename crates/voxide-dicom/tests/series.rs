@@ -157,3 +157,26 @@ fn a_folder_with_several_series_asks_which() {
         other => panic!("expected MultipleSeries, got {other:?}"),
     }
 }
+
+#[test]
+fn contours_off_the_slice_planes_are_refused() {
+    let dir = common::data_dir().join("multimodal/ibsi-sts/STS_001/CT");
+    let set = read_rtstruct(&list_files(&dir.join("mask")).unwrap()[0]).unwrap();
+    // A sagittal grid: the axial contours cut across its slices.
+    let sagittal = voxide_core::Geometry::new(
+        [200, 200, 200],
+        [1.0, 1.0, 1.0],
+        [-100.0, -150.0, -1000.0],
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+    )
+    .unwrap();
+    match rasterise(&set.rois[0], &sagittal) {
+        Err(DicomError::Contour { roi, reason }) => {
+            assert_eq!(roi, set.rois[0].name);
+            assert!(reason.contains("slice planes"), "{reason}");
+        }
+        other => panic!("expected a contour error, got {other:?}"),
+    }
+    assert!(set.roi("no such roi").is_err());
+    assert!(set.roi(&set.rois[0].name.to_lowercase()).is_ok());
+}
