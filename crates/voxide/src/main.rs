@@ -326,7 +326,12 @@ fn convert(args: &ConvertArgs) -> Result<()> {
         }
         vol.image
     };
-    write_image(&args.output, &image, args.nifti2)?;
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!("writing {}", args.output.display()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let written = write_image(&args.output, &image, args.nifti2);
+    spinner.finish_and_clear();
+    written?;
     let g = image.geometry();
     eprintln!(
         "wrote {} ({} x {} x {}, {})",
