@@ -22,11 +22,3 @@ if [ ! -f "$root/../shared/data/MANIFEST.tsv" ]; then
   echo "setup: warning: ../shared/data is missing; the tests need it" >&2
 fi
 
-# Reference tools for the tests that compare voxide with the field's implementations
-# (SimpleITK, nibabel), in a virtual environment under target/.
-venv="$root/target/pyref"
-if ! "$venv/bin/python" -c "import SimpleITK, nibabel, numpy" >/dev/null 2>&1; then
-  echo "setup: creating $venv with SimpleITK and nibabel" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "SimpleITK==2.5.7" "nibabel==5.*" "numpy<3"
-fi

@@ -2,5 +2,5 @@
 # Sets up and runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup-test.sh
 cargo test --workspace --locked "$@"
