@@ -237,32 +237,46 @@ fn element_header(
 ) -> Result<(usize, u32, bool), String> {
     let group = read_u16(b, pos, little);
     let element = read_u16(b, pos + 2, little);
-    if group == 0xFFFE || !explicit {
-        let len = read_u32(b, pos + 4, little);
-        let is_sq = !explicit
-            && group != 0xFFFE
-            && StandardDataDictionary
-                .by_tag(Tag(group, element))
-                .is_some_and(|e| e.vr.relaxed() == VR::SQ);
-        return Ok((8, len, is_sq));
-    }
-    // As dicom-rs: these VRs have a 2-byte length; every other one, unknown VRs included (read
-    // as UN), has 2 reserved bytes and a 4-byte length.
-    let vr = [b[pos + 4], b[pos + 5]];
-    match &vr {
-        b"AE" | b"AS" | b"AT" | b"CS" | b"DA" | b"DS" | b"DT" | b"FL" | b"FD" | b"IS" | b"LO"
-        | b"LT" | b"PN" | b"SH" | b"SL" | b"SS" | b"ST" | b"TM" | b"UI" | b"UL" | b"US" => {
-            Ok((8, u32::from(read_u16(b, pos + 6, little)), false))
-        }
-        _ => {
-            if pos + 12 > b.len() {
-                return Err(format!(
-                    "element ({group:04X},{element:04X}) at byte {pos}: header cut short; the file is truncated"
-                ));
+    let (header, len, vr) = if group == 0xFFFE {
+        (8, read_u32(b, pos + 4, little), None)
+    } else if !explicit {
+        let vr = StandardDataDictionary
+            .by_tag(Tag(group, element))
+            .map(|e| e.vr.relaxed());
+        (8, read_u32(b, pos + 4, little), vr)
+    } else {
+        // As dicom-rs: these VRs have a 2-byte length; every other one, unknown VRs included
+        // (read as UN), has 2 reserved bytes and a 4-byte length.
+        let vr_bytes = [b[pos + 4], b[pos + 5]];
+        let vr = VR::from_binary(vr_bytes);
+        match &vr_bytes {
+            b"AE" | b"AS" | b"AT" | b"CS" | b"DA" | b"DS" | b"DT" | b"FL" | b"FD" | b"IS"
+            | b"LO" | b"LT" | b"PN" | b"SH" | b"SL" | b"SS" | b"ST" | b"TM" | b"UI" | b"UL"
+            | b"US" => (8, u32::from(read_u16(b, pos + 6, little)), vr),
+            _ => {
+                if pos + 12 > b.len() {
+                    return Err(format!(
+                        "element ({group:04X},{element:04X}) at byte {pos}: header cut short; the file is truncated"
+                    ));
+                }
+                (12, read_u32(b, pos + 8, little), vr)
             }
-            Ok((12, read_u32(b, pos + 8, little), &vr == b"SQ"))
         }
+    };
+    // Binary numbers come in whole units; dicom-rs reads whole units and would lose its place in
+    // the stream on a remainder, so such a value is an error here.
+    let unit = match vr {
+        Some(VR::US | VR::SS | VR::OW) => 2,
+        Some(VR::UL | VR::SL | VR::FL | VR::AT | VR::OF | VR::OL) => 4,
+        Some(VR::FD | VR::OD | VR::SV | VR::UV | VR::OV) => 8,
+        _ => 1,
+    };
+    if len != UNDEFINED && len % unit != 0 {
+        return Err(format!(
+            "element ({group:04X},{element:04X}) at byte {pos} has {len} bytes, not a multiple of its {unit}-byte values; the file is corrupt"
+        ));
     }
+    Ok((header, len, vr == Some(VR::SQ)))
 }
 
 fn value_end(b: &[u8], pos: usize, header: usize, len: u32) -> Result<usize, String> {

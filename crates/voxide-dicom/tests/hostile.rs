@@ -106,3 +106,16 @@ fn truncated_real_files_give_errors_at_every_cut() {
     }
     assert!(errors > 0);
 }
+
+#[test]
+fn binary_values_of_a_partial_length_are_refused() {
+    // Found by fuzzing: dicom-rs reads whole 4-byte units of a 42-byte UL value and loses its
+    // place, then reads a garbage length and allocates 4 GB. The walk refuses the value first.
+    let mut ds = short(0x0010, 0x0010, b"PN", b"Doe^John");
+    ds.extend(short(0x0018, 0x1020, b"UL", &[0; 42]));
+    let err = from_bytes(&file(&ds), ReadDepth::Full).unwrap_err();
+    assert!(
+        err.contains("42 bytes, not a multiple of its 4-byte values"),
+        "{err}"
+    );
+}
