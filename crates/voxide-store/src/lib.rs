@@ -1,0 +1,532 @@
+//! # voxide-store
+//!
+//! The imaging store: one ingest path for every way objects arrive (folder import today;
+//! STOW-RS and C-STORE build on it), an index of patients, studies, series and instances in
+//! SQLite (through `sqlx`), and the objects themselves as files (through `object_store`, on local
+//! disk by default).
+//!
+//! ## Ingest and crash safety
+//!
+//! [`Store::ingest`] parses and validates the object (required UIDs present and well formed,
+//! one study per series, one patient per study), then:
+//!
+//! 1. writes the file under its content hash (`instances/ab/cd/<sha256>.dcm`) with
+//!    create-if-absent semantics; `object_store`'s local backend writes a temporary file, fsyncs
+//!    it, renames it into place and fsyncs the folder, so no half-written file is ever visible;
+//! 2. indexes it in one SQLite transaction (WAL journal, synchronous=FULL).
+//!
+//! A crash between the two leaves an unindexed file, never an index row without its file.
+//! Re-sending the instance finds the file already there (same bytes, same name) and indexes it;
+//! [`Store::check`] reports (and with `repair`, removes) files that nothing references.
+//! Identical re-sends are no-ops; the same SOP Instance UID with other bytes is refused or
+//! replaces the stored one, as [`ConflictPolicy`] says, and is always logged.
+
+mod parse;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use tokio::sync::Mutex;
+
+pub use parse::check_uid;
+
+/// Errors of the store. Invalid input and conflicts are the sender's to fix; database and
+/// storage errors are the operator's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object cannot be stored as it is (not DICOM, missing or malformed UIDs).
+    #[error("invalid DICOM object: {0}")]
+    Invalid(String),
+    /// The SOP Instance UID is stored with other content and the policy is to refuse.
+    #[error("SOP Instance {0} is already stored with different content; refused (set the conflict policy to overwrite to replace it)")]
+    Conflict(String),
+    /// The object contradicts what the index holds (a series moving to another study, ...).
+    #[error("inconsistent with stored objects: {0}")]
+    Hierarchy(String),
+    #[error("index database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("object storage error: {0}")]
+    Objects(#[from] object_store::Error),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What to do when an instance arrives again with other bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictPolicy {
+    /// Keep the stored instance, refuse the new one.
+    #[default]
+    Reject,
+    /// Replace the stored instance.
+    Overwrite,
+}
+
+impl FromStr for ConflictPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reject" => Ok(Self::Reject),
+            "overwrite" => Ok(Self::Overwrite),
+            other => Err(format!(
+                "unknown conflict policy '{other}': use reject or overwrite"
+            )),
+        }
+    }
+}
+
+/// Where and how the store keeps its data.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Holds `index.sqlite` and `objects/`.
+    pub data_dir: PathBuf,
+    pub on_conflict: ConflictPolicy,
+}
+
+/// What ingesting one object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// A new instance.
+    Stored,
+    /// The same instance with the same bytes was already stored: nothing changed.
+    Duplicate,
+    /// The instance replaced a stored one with other bytes (policy overwrite).
+    Replaced,
+}
+
+/// The result of a successful ingest.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub outcome: IngestOutcome,
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    pub sop_instance_uid: String,
+    pub bytes: u64,
+}
+
+/// Counts of what the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub patients: u64,
+    pub studies: u64,
+    pub series: u64,
+    pub instances: u64,
+    pub bytes: u64,
+}
+
+/// What [`Store::check`] found.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    pub instances: u64,
+    /// SOP Instance UIDs whose file is missing.
+    pub missing: Vec<String>,
+    /// SOP Instance UIDs whose file differs from what was indexed (size, or content when deep).
+    pub corrupt: Vec<String>,
+    /// Files that no instance references.
+    pub orphans: Vec<String>,
+    /// Orphans removed (repair).
+    pub removed: usize,
+}
+
+impl CheckReport {
+    /// True when index and files agree.
+    pub fn is_consistent(&self) -> bool {
+        self.missing.is_empty() && self.corrupt.is_empty() && self.orphans.len() == self.removed
+    }
+}
+
+/// The imaging store.
+#[derive(Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    objects: Arc<dyn ObjectStore>,
+    config: StoreConfig,
+    /// SQLite has one writer; index transactions take this lock so that they queue here rather
+    /// than fail with SQLITE_BUSY.
+    write_lock: Mutex<()>,
+}
+
+/// Kept in step with the `PRAGMA user_version = 1` written in [`Store::open`].
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS patients (
+    pk INTEGER PRIMARY KEY,
+    patient_id TEXT NOT NULL UNIQUE,
+    patient_name TEXT,
+    birth_date TEXT,
+    sex TEXT
+);
+CREATE TABLE IF NOT EXISTS studies (
+    pk INTEGER PRIMARY KEY,
+    study_uid TEXT NOT NULL UNIQUE,
+    patient_pk INTEGER NOT NULL REFERENCES patients(pk),
+    study_date TEXT,
+    study_time TEXT,
+    accession_number TEXT,
+    study_id TEXT,
+    description TEXT,
+    referring_physician TEXT
+);
+CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_pk);
+CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
+CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number);
+CREATE TABLE IF NOT EXISTS series (
+    pk INTEGER PRIMARY KEY,
+    series_uid TEXT NOT NULL UNIQUE,
+    study_pk INTEGER NOT NULL REFERENCES studies(pk),
+    modality TEXT,
+    series_number INTEGER,
+    description TEXT,
+    body_part TEXT
+);
+CREATE INDEX IF NOT EXISTS series_study ON series(study_pk);
+CREATE TABLE IF NOT EXISTS instances (
+    pk INTEGER PRIMARY KEY,
+    sop_uid TEXT NOT NULL UNIQUE,
+    series_pk INTEGER NOT NULL REFERENCES series(pk),
+    sop_class_uid TEXT NOT NULL,
+    instance_number INTEGER,
+    transfer_syntax TEXT NOT NULL,
+    rows_ INTEGER,
+    columns_ INTEGER,
+    frames INTEGER,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    received_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk);
+CREATE INDEX IF NOT EXISTS instances_sha ON instances(sha256);
+"#;
+
+fn object_path(sha256: &str) -> ObjectPath {
+    ObjectPath::from(format!(
+        "instances/{}/{}/{sha256}.dcm",
+        &sha256[0..2],
+        &sha256[2..4]
+    ))
+}
+
+fn sha_of(path: &ObjectPath) -> Option<String> {
+    path.filename()?.strip_suffix(".dcm").map(str::to_string)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `config.data_dir`.
+    pub async fn open(config: StoreConfig) -> Result<Self, StoreError> {
+        let objects_dir = config.data_dir.join("objects");
+        std::fs::create_dir_all(&objects_dir).map_err(|source| StoreError::Io {
+            path: objects_dir.clone(),
+            source,
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(config.data_dir.join("index.sqlite"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&pool)
+            .await?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Internal(format!(
+                "index schema version {version} is newer than this voxide understands ({SCHEMA_VERSION}); upgrade voxide"
+            )));
+        }
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        sqlx::raw_sql("PRAGMA user_version = 1")
+            .execute(&pool)
+            .await?;
+        let objects = LocalFileSystem::new_with_prefix(&objects_dir)?.with_fsync(true);
+        Ok(Self {
+            pool,
+            objects: Arc::new(objects),
+            config,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// Stores one object (a DICOM Part 10 file or a bare dataset): the single ingest path.
+    pub async fn ingest(&self, bytes: Vec<u8>) -> Result<Ingested, StoreError> {
+        let parsed = tokio::task::spawn_blocking(move || parse::parse(bytes))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))??;
+        let path = object_path(&parsed.sha256);
+        let size = parsed.file.len() as u64;
+        // 1. The file, under its content hash. Already there: the same bytes.
+        let put = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .objects
+            .put_opts(&path, PutPayload::from(parsed.file.clone()), put)
+            .await
+        {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // 2. The index, in one transaction.
+        let result = {
+            let _guard = self.write_lock.lock().await;
+            self.index(&parsed).await
+        };
+        match result {
+            Ok((outcome, replaced_sha)) => {
+                if let Some(old) = replaced_sha {
+                    self.remove_if_unreferenced(&old).await?;
+                }
+                Ok(Ingested {
+                    outcome,
+                    study_instance_uid: parsed.study_instance_uid,
+                    series_instance_uid: parsed.series_instance_uid,
+                    sop_instance_uid: parsed.sop_instance_uid,
+                    bytes: size,
+                })
+            }
+            Err(e) => {
+                // Nothing was indexed: the file written above must not stay behind.
+                self.remove_if_unreferenced(&parsed.sha256).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn remove_if_unreferenced(&self, sha256: &str) -> Result<(), StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let used: Option<i64> = sqlx::query_scalar("SELECT 1 FROM instances WHERE sha256 = ?")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        if used.is_none() {
+            match self.objects.delete(&object_path(sha256)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Indexes a parsed object; returns the outcome and the hash of a replaced file.
+    async fn index(
+        &self,
+        p: &parse::Parsed,
+    ) -> Result<(IngestOutcome, Option<String>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let existing = sqlx::query("SELECT i.sha256, s.series_uid FROM instances i JOIN series s ON s.pk = i.series_pk WHERE i.sop_uid = ?")
+            .bind(&p.sop_instance_uid)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let mut replaced = None;
+        if let Some(row) = &existing {
+            let sha: String = row.get(0);
+            if sha == p.sha256 {
+                return Ok((IngestOutcome::Duplicate, None));
+            }
+            if self.config.on_conflict == ConflictPolicy::Reject {
+                tracing::warn!(sop = %p.sop_instance_uid, "instance re-sent with different content: refused");
+                return Err(StoreError::Conflict(p.sop_instance_uid.clone()));
+            }
+            tracing::warn!(sop = %p.sop_instance_uid, "instance re-sent with different content: replacing the stored one");
+            replaced = Some(sha);
+        }
+        // Patient (by Patient ID; objects without one share the empty ID).
+        sqlx::query("INSERT INTO patients (patient_id, patient_name, birth_date, sex) VALUES (?, ?, ?, ?) ON CONFLICT(patient_id) DO UPDATE SET patient_name = COALESCE(excluded.patient_name, patient_name), birth_date = COALESCE(excluded.birth_date, birth_date), sex = COALESCE(excluded.sex, sex)")
+            .bind(&p.patient_id)
+            .bind(&p.patient_name)
+            .bind(&p.patient_birth_date)
+            .bind(&p.patient_sex)
+            .execute(&mut *tx)
+            .await?;
+        let patient_pk: i64 = sqlx::query_scalar("SELECT pk FROM patients WHERE patient_id = ?")
+            .bind(&p.patient_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // Study: created once; a study never changes patient.
+        let study = sqlx::query("SELECT s.pk, p.patient_id FROM studies s JOIN patients p ON p.pk = s.patient_pk WHERE s.study_uid = ?")
+            .bind(&p.study_instance_uid)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let study_pk: i64 = match study {
+            Some(row) => {
+                let owner: String = row.get(1);
+                if owner != p.patient_id {
+                    return Err(StoreError::Hierarchy(format!(
+                        "study {} belongs to patient '{owner}', this object says patient '{}'",
+                        p.study_instance_uid, p.patient_id
+                    )));
+                }
+                row.get(0)
+            }
+            None => sqlx::query_scalar("INSERT INTO studies (study_uid, patient_pk, study_date, study_time, accession_number, study_id, description, referring_physician) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk")
+                .bind(&p.study_instance_uid)
+                .bind(patient_pk)
+                .bind(&p.study_date)
+                .bind(&p.study_time)
+                .bind(&p.accession_number)
+                .bind(&p.study_id)
+                .bind(&p.study_description)
+                .bind(&p.referring_physician)
+                .fetch_one(&mut *tx)
+                .await?,
+        };
+        // Series: created once; a series never changes study.
+        let series = sqlx::query("SELECT se.pk, st.study_uid FROM series se JOIN studies st ON st.pk = se.study_pk WHERE se.series_uid = ?")
+            .bind(&p.series_instance_uid)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let series_pk: i64 = match series {
+            Some(row) => {
+                let owner: String = row.get(1);
+                if owner != p.study_instance_uid {
+                    return Err(StoreError::Hierarchy(format!(
+                        "series {} belongs to study {owner}, this object says study {}",
+                        p.series_instance_uid, p.study_instance_uid
+                    )));
+                }
+                row.get(0)
+            }
+            None => sqlx::query_scalar("INSERT INTO series (series_uid, study_pk, modality, series_number, description, body_part) VALUES (?, ?, ?, ?, ?, ?) RETURNING pk")
+                .bind(&p.series_instance_uid)
+                .bind(study_pk)
+                .bind(&p.modality)
+                .bind(p.series_number)
+                .bind(&p.series_description)
+                .bind(&p.body_part)
+                .fetch_one(&mut *tx)
+                .await?,
+        };
+        if let Some(row) = &existing {
+            let old_series: String = row.get(1);
+            if old_series != p.series_instance_uid {
+                return Err(StoreError::Hierarchy(format!(
+                    "instance {} belongs to series {old_series}, this object says series {}",
+                    p.sop_instance_uid, p.series_instance_uid
+                )));
+            }
+        }
+        sqlx::query("INSERT INTO instances (sop_uid, series_pk, sop_class_uid, instance_number, transfer_syntax, rows_, columns_, frames, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sop_uid) DO UPDATE SET sop_class_uid = excluded.sop_class_uid, instance_number = excluded.instance_number, transfer_syntax = excluded.transfer_syntax, rows_ = excluded.rows_, columns_ = excluded.columns_, frames = excluded.frames, size = excluded.size, sha256 = excluded.sha256, received_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+            .bind(&p.sop_instance_uid)
+            .bind(series_pk)
+            .bind(&p.sop_class_uid)
+            .bind(p.instance_number)
+            .bind(&p.transfer_syntax)
+            .bind(p.rows)
+            .bind(p.columns)
+            .bind(p.frames)
+            .bind(p.file.len() as i64)
+            .bind(&p.sha256)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let outcome = if replaced.is_some() {
+            IngestOutcome::Replaced
+        } else {
+            IngestOutcome::Stored
+        };
+        Ok((outcome, replaced))
+    }
+
+    /// Counts of patients, studies, series, instances and stored bytes.
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        let row = sqlx::query("SELECT (SELECT COUNT(*) FROM patients), (SELECT COUNT(*) FROM studies), (SELECT COUNT(*) FROM series), (SELECT COUNT(*) FROM instances), (SELECT COALESCE(SUM(size), 0) FROM instances)")
+            .fetch_one(&self.pool)
+            .await?;
+        let n = |i: usize| row.get::<i64, _>(i).max(0) as u64;
+        Ok(Stats {
+            patients: n(0),
+            studies: n(1),
+            series: n(2),
+            instances: n(3),
+            bytes: n(4),
+        })
+    }
+
+    /// The stored file of an instance, `None` when the instance is unknown.
+    pub async fn read_instance(
+        &self,
+        sop_instance_uid: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let sha: Option<String> =
+            sqlx::query_scalar("SELECT sha256 FROM instances WHERE sop_uid = ?")
+                .bind(sop_instance_uid)
+                .fetch_optional(&self.pool)
+                .await?;
+        match sha {
+            None => Ok(None),
+            Some(sha) => {
+                let bytes = self.objects.get(&object_path(&sha)).await?.bytes().await?;
+                Ok(Some(bytes.to_vec()))
+            }
+        }
+    }
+
+    /// Verifies that index and files agree: every instance has its file (of the indexed size,
+    /// and with `deep` the indexed content hash), and every file belongs to an instance.
+    /// With `repair`, files that no instance references are removed.
+    pub async fn check(&self, deep: bool, repair: bool) -> Result<CheckReport, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let rows = sqlx::query("SELECT sop_uid, sha256, size FROM instances")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut report = CheckReport {
+            instances: rows.len() as u64,
+            ..Default::default()
+        };
+        let mut files: std::collections::HashMap<String, u64> = self
+            .objects
+            .list(Some(&ObjectPath::from("instances")))
+            .map_ok(|meta| (meta.location, meta.size))
+            .try_collect::<Vec<_>>()
+            .await?
+            .into_iter()
+            .filter_map(|(path, size)| sha_of(&path).map(|sha| (sha, size)))
+            .collect();
+        for row in &rows {
+            let (sop, sha, size): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
+            match files.remove(&sha) {
+                None => report.missing.push(sop),
+                Some(actual) if actual != size as u64 => report.corrupt.push(sop),
+                Some(_) if deep => {
+                    use sha2::Digest;
+                    let bytes = self.objects.get(&object_path(&sha)).await?.bytes().await?;
+                    if hex::encode(sha2::Sha256::digest(&bytes)) != sha {
+                        report.corrupt.push(sop);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        report.orphans = files.into_keys().collect();
+        report.orphans.sort();
+        if repair {
+            for sha in &report.orphans {
+                self.objects.delete(&object_path(sha)).await?;
+                report.removed += 1;
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,246 @@
+//! The ingest path on real studies: storing, de-duplicating, conflicts, hierarchy checks,
+//! bad input, and the index/file consistency check.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+use voxide_store::{ConflictPolicy, IngestOutcome, Store, StoreConfig, StoreError};
+
+async fn open(dir: &Path, on_conflict: ConflictPolicy) -> Store {
+    Store::open(StoreConfig {
+        data_dir: dir.to_path_buf(),
+        on_conflict,
+    })
+    .await
+    .unwrap()
+}
+
+fn sts_files() -> Vec<PathBuf> {
+    voxide_dicom::list_files(&voxide_testdata::data("multimodal/ibsi-sts"))
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect()
+}
+
+fn object_files(dir: &Path) -> usize {
+    walk(&dir.join("objects")).len()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p))
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out
+}
+
+/// An edited copy of a real file (re-encoded by dicom-rs).
+fn edited(path: &Path, edit: impl FnOnce(&mut voxide_dicom::DicomObject)) -> Vec<u8> {
+    let mut obj = voxide_dicom::open(path, voxide_dicom::ReadDepth::Full).unwrap();
+    edit(&mut obj);
+    // Keep the file meta in step with the dataset, as a real sender would.
+    if let Some(sop) = voxide_dicom::str_of(&obj, tags::SOP_INSTANCE_UID)
+        .filter(|s| voxide_store::check_uid(s).is_ok())
+    {
+        obj.update_meta(|m| m.media_storage_sop_instance_uid = sop);
+    }
+    let mut out = Vec::new();
+    obj.write_all(&mut out).unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sts_studies_are_stored_once_and_re_sends_are_no_ops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    let files = sts_files();
+    let (mut studies, mut series, mut patients) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut bytes = 0u64;
+    for f in &files {
+        let obj = voxide_dicom::open(f, voxide_dicom::ReadDepth::Header).unwrap();
+        studies.insert(voxide_dicom::str_of(&obj, tags::STUDY_INSTANCE_UID).unwrap());
+        series.insert(voxide_dicom::str_of(&obj, tags::SERIES_INSTANCE_UID).unwrap());
+        patients.insert(voxide_dicom::str_of(&obj, tags::PATIENT_ID).unwrap());
+        let data = std::fs::read(f).unwrap();
+        bytes += data.len() as u64;
+        let r = store
+            .ingest(data)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(r.outcome, IngestOutcome::Stored, "{}", f.display());
+    }
+    let stats = store.stats().await.unwrap();
+    assert_eq!(stats.instances, files.len() as u64);
+    assert_eq!(stats.series, series.len() as u64);
+    assert_eq!(stats.studies, studies.len() as u64);
+    assert_eq!(stats.patients, patients.len() as u64);
+    assert_eq!(stats.bytes, bytes);
+    assert_eq!(patients.len(), 6);
+    assert_eq!(object_files(tmp.path()), files.len());
+
+    // Every file comes back byte for byte.
+    for f in files.iter().step_by(37) {
+        let obj = voxide_dicom::open(f, voxide_dicom::ReadDepth::Header).unwrap();
+        let sop = voxide_dicom::str_of(&obj, tags::SOP_INSTANCE_UID).unwrap();
+        assert_eq!(
+            store.read_instance(&sop).await.unwrap().unwrap(),
+            std::fs::read(f).unwrap()
+        );
+    }
+
+    // Re-sending everything changes nothing.
+    for f in &files {
+        let r = store.ingest(std::fs::read(f).unwrap()).await.unwrap();
+        assert_eq!(r.outcome, IngestOutcome::Duplicate);
+    }
+    assert_eq!(store.stats().await.unwrap(), stats);
+    assert_eq!(object_files(tmp.path()), files.len());
+    let report = store.check(true, false).await.unwrap();
+    assert!(report.is_consistent(), "{report:?}");
+    assert_eq!(report.instances, files.len() as u64);
+
+    // Reopening finds the same store.
+    drop(store);
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    assert_eq!(store.stats().await.unwrap(), stats);
+}
+
+#[tokio::test]
+async fn a_changed_re_send_is_refused_or_replaces_as_configured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = voxide_testdata::data("dicom/pydicom/CT_small.dcm");
+    let original = std::fs::read(&file).unwrap();
+    let changed = edited(&file, |o| {
+        o.put(DataElement::new(
+            tags::PATIENT_NAME,
+            VR::PN,
+            PrimitiveValue::from("Changed^Name"),
+        ));
+    });
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    store.ingest(original.clone()).await.unwrap();
+    let sop = {
+        let obj = voxide_dicom::open(&file, voxide_dicom::ReadDepth::Header).unwrap();
+        voxide_dicom::str_of(&obj, tags::SOP_INSTANCE_UID).unwrap()
+    };
+    match store.ingest(changed.clone()).await {
+        Err(StoreError::Conflict(uid)) => assert_eq!(uid, sop),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.read_instance(&sop).await.unwrap().unwrap(), original);
+    assert_eq!(
+        object_files(tmp.path()),
+        1,
+        "the refused file must not stay behind"
+    );
+    drop(store);
+
+    let store = open(tmp.path(), ConflictPolicy::Overwrite).await;
+    let r = store.ingest(changed.clone()).await.unwrap();
+    assert_eq!(r.outcome, IngestOutcome::Replaced);
+    assert_eq!(store.read_instance(&sop).await.unwrap().unwrap(), changed);
+    assert_eq!(store.stats().await.unwrap().instances, 1);
+    assert_eq!(
+        object_files(tmp.path()),
+        1,
+        "the replaced file must be removed"
+    );
+    assert!(store.check(true, false).await.unwrap().is_consistent());
+}
+
+#[tokio::test]
+async fn hierarchy_contradictions_and_bad_input_store_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    let file = voxide_testdata::data("dicom/pydicom/CT_small.dcm");
+    store.ingest(std::fs::read(&file).unwrap()).await.unwrap();
+    // Another instance of the same series claiming another study.
+    let moved = edited(&file, |o| {
+        o.put(DataElement::new(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.3.4.5.6"),
+        ));
+        o.put(DataElement::new(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.3.4.5.7"),
+        ));
+    });
+    match store.ingest(moved).await {
+        Err(StoreError::Hierarchy(why)) => assert!(why.contains("belongs to study"), "{why}"),
+        other => panic!("expected a hierarchy error, got {other:?}"),
+    }
+    // Malformed UID, missing UID, not DICOM, truncated.
+    let bad_uid = edited(&file, |o| {
+        o.put(DataElement::new(
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.abc"),
+        ));
+    });
+    let no_series = edited(&file, |o| {
+        o.remove_element(tags::SERIES_INSTANCE_UID);
+    });
+    let original = std::fs::read(&file).unwrap();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (bad_uid, "invalid SOP Instance UID"),
+        (no_series, "missing Series Instance UID"),
+        (
+            b"not a dicom file at all, just text".to_vec(),
+            "not a DICOM file",
+        ),
+        (original[..original.len() / 2].to_vec(), "truncated"),
+    ];
+    for (bytes, needle) in cases {
+        match store.ingest(bytes).await {
+            Err(StoreError::Invalid(why)) => {
+                assert!(why.contains(needle), "expected '{needle}' in: {why}")
+            }
+            other => panic!("expected invalid input ({needle}), got {other:?}"),
+        }
+    }
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.studies, stats.series, stats.instances), (1, 1, 1));
+    assert_eq!(object_files(tmp.path()), 1);
+    assert!(store.check(false, false).await.unwrap().is_consistent());
+}
+
+#[tokio::test]
+async fn check_finds_missing_and_orphan_files_and_repairs_orphans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    for name in ["CT_small.dcm", "MR_small.dcm"] {
+        store
+            .ingest(std::fs::read(voxide_testdata::data(&format!("dicom/pydicom/{name}"))).unwrap())
+            .await
+            .unwrap();
+    }
+    let files = walk(&tmp.path().join("objects"));
+    assert_eq!(files.len(), 2);
+    std::fs::remove_file(&files[0]).unwrap();
+    let stray = tmp.path().join("objects/instances/00/00/0000000000000000000000000000000000000000000000000000000000000000.dcm");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"stray").unwrap();
+    let report = store.check(false, false).await.unwrap();
+    assert_eq!(report.missing.len(), 1);
+    assert_eq!(report.orphans.len(), 1);
+    assert!(!report.is_consistent());
+    // A corrupted file is caught by size, and by content when deep.
+    std::fs::write(&files[1], b"garbage").unwrap();
+    let report = store.check(true, true).await.unwrap();
+    assert_eq!(report.corrupt.len(), 1);
+    assert_eq!(report.removed, 1);
+    assert!(!stray.exists());
+}
