@@ -166,7 +166,12 @@ fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), Str
         if group == 0xFFFE {
             match element {
                 // An item: step into it, unless it is a fragment of encapsulated pixel data.
-                0xE000 if !in_fragments || len == UNDEFINED => pos += header,
+                0xE000 if len == UNDEFINED => pos += header,
+                0xE000 if !in_fragments => {
+                    // A defined-length item holds elements; it must fit in the file all the same.
+                    value_end(bytes, pos, header, len)?;
+                    pos += header;
+                }
                 0xE000 => pos = value_end(bytes, pos, header, len)?,
                 0xE0DD => {
                     stack.pop();

@@ -119,3 +119,16 @@ fn binary_values_of_a_partial_length_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn an_item_declaring_more_than_the_file_is_refused() {
+    // Found by fuzzing: an undefined-length sequence whose item declares ~4 GB.
+    let mut ds = Vec::new();
+    ds.extend(long(0x0008, 0x1115, b"SQ", 0xFFFF_FFFF, &[]));
+    ds.extend(0xFFFEu16.to_le_bytes());
+    ds.extend(0xE000u16.to_le_bytes());
+    ds.extend(0xFFFF_FF9Fu32.to_le_bytes());
+    ds.extend(short(0x0008, 0x1150, b"UI", b"1.2.3\0"));
+    let err = from_bytes(&file(&ds), ReadDepth::Full).unwrap_err();
+    assert!(err.contains("declares 4294967199 bytes"), "{err}");
+}
