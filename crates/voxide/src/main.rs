@@ -12,6 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use voxide_core::{AnyImage, Image, LabelMap};
 use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
+mod store_cmd;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "voxide",
@@ -60,6 +62,33 @@ enum Command {
         #[arg(long)]
         nifti2: bool,
     },
+    /// Store DICOM files (a folder, a file or a .zip) in the imaging store: validated,
+    /// de-duplicated, written atomically and indexed.
+    Import {
+        /// A folder (searched recursively), one DICOM file, or a .zip archive.
+        path: PathBuf,
+        /// The store's data folder.
+        #[arg(long, default_value = "voxide-data")]
+        data_dir: PathBuf,
+        /// What to do with an instance re-sent with other bytes: reject or overwrite.
+        #[arg(long, default_value = "reject")]
+        on_conflict: voxide_store::ConflictPolicy,
+        /// Objects ingested at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+    },
+    /// Verify that the store's index and files agree (missing, corrupt and orphan files).
+    Check {
+        /// The store's data folder.
+        #[arg(long, default_value = "voxide-data")]
+        data_dir: PathBuf,
+        /// Also re-hash every file against the index (reads everything).
+        #[arg(long)]
+        deep: bool,
+        /// Remove files that no instance references.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +102,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info { path, series } => info(&path, series.as_deref()),
+        Command::Import {
+            path,
+            data_dir,
+            on_conflict,
+            jobs,
+        } => store_cmd::import(&path, data_dir, on_conflict, jobs),
+        Command::Check {
+            data_dir,
+            deep,
+            repair,
+        } => store_cmd::check(data_dir, deep, repair),
         Command::Convert {
             input,
             output,
@@ -104,7 +144,7 @@ fn main() -> ExitCode {
 
 /// A progress bar that shows itself only for work that lasts (indicatif hides it when stderr is
 /// not a terminal).
-fn progress_bar(message: &'static str) -> ProgressBar {
+pub(crate) fn progress_bar(message: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({eta})")
