@@ -158,7 +158,21 @@ fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), Str
     // (elements inside), or encapsulated pixel data (opaque fragments inside). dicom-rs 0.10 keeps
     // reading explicit VR inside an undefined-length UN, and so does this walk.
     let mut stack: Vec<bool> = Vec::new();
-    while pos + 8 <= bytes.len() {
+    // Defined-length sequences and items end at their declared end, whatever they hold: the
+    // parser resumes there, and so does this walk.
+    let mut ends: Vec<usize> = Vec::new();
+    loop {
+        while let Some(&end) = ends.last() {
+            if pos + 8 > end {
+                pos = pos.max(end);
+                ends.pop();
+            } else {
+                break;
+            }
+        }
+        if pos + 8 > bytes.len() {
+            break;
+        }
         let in_fragments = stack.last().copied().unwrap_or(false);
         let (header, len, is_sequence) = element_header(bytes, pos, explicit, little)?;
         let group = read_u16(bytes, pos, little);
@@ -169,7 +183,7 @@ fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), Str
                 0xE000 if len == UNDEFINED => pos += header,
                 0xE000 if !in_fragments => {
                     // A defined-length item holds elements; it must fit in the file all the same.
-                    value_end(bytes, pos, header, len)?;
+                    ends.push(value_end(bytes, pos, header, len)?);
                     pos += header;
                 }
                 0xE000 => pos = value_end(bytes, pos, header, len)?,
@@ -177,7 +191,9 @@ fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), Str
                     stack.pop();
                     pos += header;
                 }
-                _ => pos += header,
+                0xE00D => pos += header,
+                // Not an item nor a delimiter: the parser reads its value like any other.
+                _ => pos = value_end(bytes, pos, header, len)?,
             }
             continue;
         }
@@ -185,6 +201,7 @@ fn check_declared_lengths(bytes: &[u8], meta_ts: Option<&str>) -> Result<(), Str
             stack.push(!is_sequence && group == 0x7FE0);
             pos += header;
         } else if is_sequence {
+            ends.push(value_end(bytes, pos, header, len)?);
             pos += header;
         } else {
             pos = value_end(bytes, pos, header, len)?;

@@ -132,3 +132,23 @@ fn an_item_declaring_more_than_the_file_is_refused() {
     let err = from_bytes(&file(&ds), ReadDepth::Full).unwrap_err();
     assert!(err.contains("declares 4294967199 bytes"), "{err}");
 }
+
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    // Inputs on which libFuzzer once found an out-of-memory or a slow run (mutations of the
+    // pydicom test files, MIT): each must now fail fast with an error naming the cause.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let err = from_bytes(&bytes, ReadDepth::Full).unwrap_err();
+        assert!(
+            err.contains("declares") || err.contains("not a multiple"),
+            "{}: {err}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 2);
+}
