@@ -165,3 +165,73 @@ fn failures_exit_non_zero_and_say_why() {
     // Usage errors come from clap, with exit code 2.
     assert_eq!(voxide(&["convert"]).status.code(), Some(2));
 }
+
+#[test]
+fn import_killed_midway_then_re_sent_stores_everything_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let sts = data().join("multimodal/ibsi-sts");
+    let objects = store.join("objects");
+    let count_files = |dir: &std::path::Path| -> usize {
+        fn walk(d: &std::path::Path) -> usize {
+            std::fs::read_dir(d).map_or(0, |rd| {
+                rd.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        walk(dir)
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voxide"))
+        .args([
+            "import",
+            sts.to_str().unwrap(),
+            "--data-dir",
+            store.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill (SIGKILL) once the import is well under way.
+    let start = std::time::Instant::now();
+    while count_files(&objects) < 100 && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the import finished before it could be killed"
+    );
+    let partial = count_files(&objects);
+    assert!(
+        partial >= 100 && partial < 905,
+        "{partial} files when killed"
+    );
+
+    // Re-send everything, then verify index and files agree, with nothing orphaned.
+    let o = voxide(&[
+        "import",
+        sts.to_str().unwrap(),
+        "--data-dir",
+        store.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("905 instances"), "{out}");
+    let o = voxide(&["check", "--data-dir", store.to_str().unwrap(), "--deep"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("905 indexed, 0 missing files, 0 corrupt files, 0 orphan files"),
+        "{out}"
+    );
+    assert_eq!(count_files(&objects), 905);
+}
