@@ -212,7 +212,7 @@ fn import_killed_midway_then_re_sent_stores_everything_once() {
     );
     let partial = count_files(&objects);
     assert!(
-        partial >= 100 && partial < 905,
+        (100..905).contains(&partial),
         "{partial} files when killed"
     );
 
