@@ -211,10 +211,7 @@ fn import_killed_midway_then_re_sent_stores_everything_once() {
         "the import finished before it could be killed"
     );
     let partial = count_files(&objects);
-    assert!(
-        (100..905).contains(&partial),
-        "{partial} files when killed"
-    );
+    assert!((100..905).contains(&partial), "{partial} files when killed");
 
     // Re-send everything, then verify index and files agree, with nothing orphaned.
     let o = voxide(&[
