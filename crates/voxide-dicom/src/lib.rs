@@ -18,6 +18,7 @@ mod object;
 mod pixels;
 mod rtstruct;
 mod series;
+mod transcode;
 
 use std::path::PathBuf;
 
@@ -33,6 +34,7 @@ pub use series::{
     assemble, describe_series, list_files, read_series, scan, sop_class_name, AssemblyOptions,
     DicomVolume, Progress, Scan, SeriesEntry, SliceHeader,
 };
+pub use transcode::{to_explicit_le, EXPLICIT_VR_LE};
 
 /// Errors of DICOM reading, decoding and assembly. Each names the file or series concerned.
 #[derive(Debug, thiserror::Error)]

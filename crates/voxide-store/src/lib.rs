@@ -18,10 +18,14 @@
 //! A crash between the two leaves an unindexed file, never an index row without its file.
 //! Re-sending the instance finds the file already there (same bytes, same name) and indexes it;
 //! [`Store::check`] reports (and with `repair`, removes) files that nothing references.
+//! A crash during step 1 can leave a staged temporary file (`<name>#<n>`) that no listing shows;
+//! the store holds an exclusive lock on its data folder (`voxide.lock`), so [`Store::open`] knows
+//! no other process is writing and removes such leftovers.
 //! Identical re-sends are no-ops; the same SOP Instance UID with other bytes is refused or
 //! replaces the stored one, as [`ConflictPolicy`] says, and is always logged.
 
 mod parse;
+pub mod query;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -37,6 +41,7 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 pub use parse::check_uid;
+pub use query::{Attribute, Level, Query, Record, Value};
 
 /// Errors of the store. Invalid input and conflicts are the sender's to fix; database and
 /// storage errors are the operator's.
@@ -60,6 +65,12 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A query the index cannot answer as asked (bad range, key not matchable at the level).
+    #[error("invalid query: {0}")]
+    Query(String),
+    /// Another process holds the data folder.
+    #[error("{}: the data folder is in use by another voxide process (stop it, or use another --data-dir)", path.display())]
+    Busy { path: PathBuf },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -116,6 +127,20 @@ pub struct Ingested {
     pub bytes: u64,
 }
 
+/// Where an instance is and what it is, as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRef {
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    pub sop_instance_uid: String,
+    pub sop_class_uid: String,
+    /// The transfer syntax the file is stored in.
+    pub transfer_syntax: String,
+    pub size: u64,
+    pub sha256: String,
+    pub frames: Option<i64>,
+}
+
 /// Counts of what the store holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -156,10 +181,15 @@ pub struct Store {
     /// SQLite has one writer; index transactions take this lock so that they queue here rather
     /// than fail with SQLITE_BUSY.
     write_lock: Mutex<()>,
+    /// Holds the exclusive lock on the data folder while the store is open.
+    _folder_lock: std::fs::File,
+    /// Staged files of interrupted writes removed when the store was opened.
+    partial_writes_removed: usize,
 }
 
-/// Kept in step with the `PRAGMA user_version = 1` written in [`Store::open`].
-const SCHEMA_VERSION: i64 = 1;
+/// Version 2 added the computed study and series attributes (counts, modalities in study).
+/// Kept in step with the `PRAGMA user_version = 2` written in [`Store::open`].
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS patients (
@@ -178,7 +208,10 @@ CREATE TABLE IF NOT EXISTS studies (
     accession_number TEXT,
     study_id TEXT,
     description TEXT,
-    referring_physician TEXT
+    referring_physician TEXT,
+    modalities TEXT,
+    num_series INTEGER NOT NULL DEFAULT 0,
+    num_instances INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_pk);
 CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
@@ -190,7 +223,8 @@ CREATE TABLE IF NOT EXISTS series (
     modality TEXT,
     series_number INTEGER,
     description TEXT,
-    body_part TEXT
+    body_part TEXT,
+    num_instances INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS series_study ON series(study_pk);
 CREATE TABLE IF NOT EXISTS instances (
@@ -209,6 +243,21 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk);
 CREATE INDEX IF NOT EXISTS instances_sha ON instances(sha256);
+CREATE INDEX IF NOT EXISTS patients_name ON patients(patient_name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
+"#;
+
+/// From version 1: the computed columns, filled from what is stored.
+const MIGRATE_1_TO_2: &str = r#"
+ALTER TABLE studies ADD COLUMN modalities TEXT;
+ALTER TABLE studies ADD COLUMN num_series INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE studies ADD COLUMN num_instances INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE series ADD COLUMN num_instances INTEGER NOT NULL DEFAULT 0;
+UPDATE series SET num_instances = (SELECT COUNT(*) FROM instances i WHERE i.series_pk = series.pk);
+UPDATE studies SET
+    num_series = (SELECT COUNT(*) FROM series s WHERE s.study_pk = studies.pk),
+    num_instances = (SELECT COALESCE(SUM(num_instances), 0) FROM series s WHERE s.study_pk = studies.pk),
+    modalities = (SELECT group_concat(m, '\') FROM (SELECT DISTINCT modality AS m FROM series s WHERE s.study_pk = studies.pk AND modality IS NOT NULL AND modality <> '' ORDER BY m));
 "#;
 
 fn object_path(sha256: &str) -> ObjectPath {
@@ -217,6 +266,59 @@ fn object_path(sha256: &str) -> ObjectPath {
         &sha256[0..2],
         &sha256[2..4]
     ))
+}
+
+/// Takes the exclusive lock on `data_dir/voxide.lock`; the operating system releases it when the
+/// process ends, however it ends.
+fn lock_folder(data_dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = data_dir.join("voxide.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy {
+            path: data_dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
+    }
+}
+
+/// Removes `object_store`'s staged upload files (`<name>#<digits>`) under `dir`. Only safe while
+/// holding the folder lock: nobody else can be writing.
+fn remove_staged_files(dir: &Path) -> Result<usize, StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    let mut removed = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            let entry = entry.map_err(io(&d))?;
+            let path = entry.path();
+            if entry.file_type().map_err(io(&path))?.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let staged = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.split_once('#'))
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if staged {
+                std::fs::remove_file(&path).map_err(io(&path))?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 fn sha_of(path: &ObjectPath) -> Option<String> {
@@ -231,6 +333,14 @@ impl Store {
             path: objects_dir.clone(),
             source,
         })?;
+        let folder_lock = lock_folder(&config.data_dir)?;
+        let partial_writes_removed = remove_staged_files(&objects_dir)?;
+        if partial_writes_removed > 0 {
+            tracing::warn!(
+                count = partial_writes_removed,
+                "removed staged files of interrupted writes"
+            );
+        }
         let options = SqliteConnectOptions::new()
             .filename(config.data_dir.join("index.sqlite"))
             .create_if_missing(true)
@@ -250,8 +360,13 @@ impl Store {
                 "index schema version {version} is newer than this voxide understands ({SCHEMA_VERSION}); upgrade voxide"
             )));
         }
+        if version == 1 {
+            let mut tx = pool.begin().await?;
+            sqlx::raw_sql(MIGRATE_1_TO_2).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        sqlx::raw_sql("PRAGMA user_version = 1")
+        sqlx::raw_sql("PRAGMA user_version = 2")
             .execute(&pool)
             .await?;
         let objects = LocalFileSystem::new_with_prefix(&objects_dir)?.with_fsync(true);
@@ -260,7 +375,15 @@ impl Store {
             objects: Arc::new(objects),
             config,
             write_lock: Mutex::new(()),
+            _folder_lock: folder_lock,
+            partial_writes_removed,
         })
+    }
+
+    /// How many staged files of interrupted writes (a crash or kill while a file was being
+    /// written) [`Store::open`] found and removed.
+    pub fn partial_writes_removed(&self) -> usize {
+        self.partial_writes_removed
     }
 
     /// The data folder.
@@ -408,15 +531,22 @@ impl Store {
                 }
                 row.get(0)
             }
-            None => sqlx::query_scalar("INSERT INTO series (series_uid, study_pk, modality, series_number, description, body_part) VALUES (?, ?, ?, ?, ?, ?) RETURNING pk")
-                .bind(&p.series_instance_uid)
-                .bind(study_pk)
-                .bind(&p.modality)
-                .bind(p.series_number)
-                .bind(&p.series_description)
-                .bind(&p.body_part)
-                .fetch_one(&mut *tx)
-                .await?,
+            None => {
+                let pk = sqlx::query_scalar("INSERT INTO series (series_uid, study_pk, modality, series_number, description, body_part) VALUES (?, ?, ?, ?, ?, ?) RETURNING pk")
+                    .bind(&p.series_instance_uid)
+                    .bind(study_pk)
+                    .bind(&p.modality)
+                    .bind(p.series_number)
+                    .bind(&p.series_description)
+                    .bind(&p.body_part)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE studies SET num_series = num_series + 1, modalities = (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series s WHERE s.study_pk = ?1 AND modality IS NOT NULL AND modality <> '' ORDER BY m)) WHERE pk = ?1")
+                    .bind(study_pk)
+                    .execute(&mut *tx)
+                    .await?;
+                pk
+            }
         };
         if let Some(row) = &existing {
             let old_series: String = row.get(1);
@@ -440,6 +570,16 @@ impl Store {
             .bind(&p.sha256)
             .execute(&mut *tx)
             .await?;
+        if existing.is_none() {
+            sqlx::query("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?")
+                .bind(series_pk)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE studies SET num_instances = num_instances + 1 WHERE pk = ?")
+                .bind(study_pk)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         let outcome = if replaced.is_some() {
             IngestOutcome::Replaced
@@ -462,6 +602,64 @@ impl Store {
             instances: n(3),
             bytes: n(4),
         })
+    }
+
+    /// The stored instances of a study, optionally narrowed to a series and an instance, in
+    /// series then instance order (Instance Number, then arrival).
+    pub async fn instances(
+        &self,
+        study_instance_uid: &str,
+        series_instance_uid: Option<&str>,
+        sop_instance_uid: Option<&str>,
+    ) -> Result<Vec<InstanceRef>, StoreError> {
+        let rows = sqlx::query("SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax, i.size, i.sha256, i.frames FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE st.study_uid = ?1 AND (?2 IS NULL OR se.series_uid = ?2) AND (?3 IS NULL OR i.sop_uid = ?3) ORDER BY se.series_number, se.pk, i.instance_number, i.pk")
+            .bind(study_instance_uid)
+            .bind(series_instance_uid)
+            .bind(sop_instance_uid)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| InstanceRef {
+                study_instance_uid: r.get(0),
+                series_instance_uid: r.get(1),
+                sop_instance_uid: r.get(2),
+                sop_class_uid: r.get(3),
+                transfer_syntax: r.get(4),
+                size: r.get::<i64, _>(5).max(0) as u64,
+                sha256: r.get(6),
+                frames: r.get::<Option<i64>, _>(7),
+            })
+            .collect())
+    }
+
+    /// Finds one instance by its SOP Instance UID alone (WADO-URI, C-MOVE at image level).
+    pub async fn instance(
+        &self,
+        sop_instance_uid: &str,
+    ) -> Result<Option<InstanceRef>, StoreError> {
+        let study: Option<String> = sqlx::query_scalar("SELECT st.study_uid FROM instances i JOIN series se ON se.pk = i.series_pk JOIN studies st ON st.pk = se.study_pk WHERE i.sop_uid = ?")
+            .bind(sop_instance_uid)
+            .fetch_optional(&self.pool)
+            .await?;
+        match study {
+            None => Ok(None),
+            Some(study) => Ok(self
+                .instances(&study, None, Some(sop_instance_uid))
+                .await?
+                .into_iter()
+                .next()),
+        }
+    }
+
+    /// The stored file of an instance found by [`Store::instances`].
+    pub async fn read(&self, instance: &InstanceRef) -> Result<bytes::Bytes, StoreError> {
+        Ok(self
+            .objects
+            .get(&object_path(&instance.sha256))
+            .await?
+            .bytes()
+            .await?)
     }
 
     /// The stored file of an instance, `None` when the instance is unknown.

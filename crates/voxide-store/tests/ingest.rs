@@ -244,3 +244,36 @@ async fn check_finds_missing_and_orphan_files_and_repairs_orphans() {
     assert_eq!(report.removed, 1);
     assert!(!stray.exists());
 }
+
+#[tokio::test]
+async fn the_data_folder_has_one_owner_and_staged_leftovers_are_removed_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    store
+        .ingest(std::fs::read(voxide_testdata::data("dicom/pydicom/CT_small.dcm")).unwrap())
+        .await
+        .unwrap();
+    let second = Store::open(StoreConfig {
+        data_dir: tmp.path().to_path_buf(),
+        on_conflict: ConflictPolicy::Reject,
+    })
+    .await;
+    match second {
+        Err(e @ StoreError::Busy { .. }) => {
+            assert!(e.to_string().contains("in use by another voxide process"))
+        }
+        other => panic!("expected the folder to be busy, got {other:?}"),
+    }
+    // What a write killed between creating its staged file and renaming it leaves behind.
+    let stored = walk(&tmp.path().join("objects"));
+    assert_eq!(stored.len(), 1);
+    let staged = std::path::PathBuf::from(format!("{}#17", stored[0].display()));
+    std::fs::write(&staged, b"half a file").unwrap();
+    drop(store);
+
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    assert_eq!(store.partial_writes_removed(), 1);
+    assert!(!staged.exists());
+    assert_eq!(object_files(tmp.path()), 1);
+    assert!(store.check(true, false).await.unwrap().is_consistent());
+}

@@ -24,6 +24,12 @@ async fn open_store(data_dir: PathBuf, on_conflict: ConflictPolicy) -> Result<St
     })
     .await
     .with_context(|| format!("cannot open the store in {shown}"))
+    .inspect(|store| {
+        let n = store.partial_writes_removed();
+        if n > 0 {
+            eprintln!("removed {n} staged file(s) left by an interrupted write");
+        }
+    })
 }
 
 /// One object to import: where it comes from, and its bytes (read lazily for files).
