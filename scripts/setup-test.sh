@@ -4,16 +4,24 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# dcmtk: the real DICOM clients the conformance tests drive (storescu, findscu, movescu, ...).
+if ! command -v storescu >/dev/null 2>&1; then
+  echo "setup: installing dcmtk" >&2
+  $SUDO apt-get install -y --no-install-recommends dcmtk >/dev/null || {
+    $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends dcmtk >/dev/null
+  }
+fi
+
 # Reference tools for the tests that compare voxide with the field's implementations
 # (SimpleITK, nibabel), in a virtual environment under target/.
 venv="$root/target/pyref"
-if ! "$venv/bin/python" -c "import SimpleITK, nibabel, numpy" >/dev/null 2>&1; then
-  echo "setup: creating $venv with SimpleITK and nibabel" >&2
+if ! "$venv/bin/python" -c "import SimpleITK, nibabel, numpy, dicomweb_client, pydicom" >/dev/null 2>&1; then
+  echo "setup: creating $venv with SimpleITK, nibabel, pydicom and dicomweb-client" >&2
   python3 -m venv "$venv" 2>/dev/null || {
     # Debian's own python3 needs its venv module from a package.
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get install -y --no-install-recommends python3-venv >/dev/null
     python3 -m venv "$venv"
   }
-  "$venv/bin/pip" install -q --disable-pip-version-check "SimpleITK==2.5.7" "nibabel==5.*" "numpy<3"
+  "$venv/bin/pip" install -q --disable-pip-version-check "SimpleITK==2.5.7" "nibabel==5.*" "numpy<3" "pydicom==3.*" "dicomweb-client==0.61.*"
 fi

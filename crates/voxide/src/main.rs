@@ -12,13 +12,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use voxide_core::{AnyImage, Image, LabelMap};
 use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
+mod net_cmd;
 mod store_cmd;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "voxide",
     version,
-    about = "voxide: inspect and convert medical images (DICOM, NIfTI, NRRD)"
+    about = "voxide: medical imaging platform: serve, store, inspect and convert images (DICOM, NIfTI, NRRD)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -77,6 +78,47 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         jobs: usize,
     },
+    /// Run the imaging server: DICOMweb (STOW-RS, QIDO-RS, WADO-RS, WADO-URI) over HTTP and
+    /// DICOM (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) on the DICOM port, on embedded storage.
+    Serve {
+        /// A TOML configuration file (see --print-config for every key and its default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The store's data folder.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// HTTP address, e.g. 127.0.0.1:8042.
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+        /// DICOM port (0 turns the DICOM listener off).
+        #[arg(long)]
+        dicom_port: Option<u16>,
+        /// Our AE title.
+        #[arg(long)]
+        ae_title: Option<String>,
+        /// Print the effective configuration as TOML and exit.
+        #[arg(long)]
+        print_config: bool,
+    },
+    /// Send DICOM files (a file or a folder) to a DICOM node with C-STORE.
+    Send {
+        /// A DICOM file or a folder (searched recursively).
+        path: PathBuf,
+        /// The destination, as AE@host:port.
+        #[arg(long)]
+        to: voxide_server::scu::Target,
+        /// Our (calling) AE title.
+        #[arg(long, default_value = "VOXIDE")]
+        calling_ae: String,
+    },
+    /// Verify a DICOM node with C-ECHO.
+    Echo {
+        /// The node, as AE@host:port.
+        target: voxide_server::scu::Target,
+        /// Our (calling) AE title.
+        #[arg(long, default_value = "VOXIDE")]
+        calling_ae: String,
+    },
     /// Verify that the store's index and files agree (missing, corrupt and orphan files).
     Check {
         /// The store's data folder.
@@ -92,14 +134,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server logs what it does; one-shot commands only warnings.
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VOXIDE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Info { path, series } => info(&path, series.as_deref()),
         Command::Import {
@@ -113,6 +161,27 @@ fn main() -> ExitCode {
             deep,
             repair,
         } => store_cmd::check(data_dir, deep, repair),
+        Command::Serve {
+            config,
+            data_dir,
+            http,
+            dicom_port,
+            ae_title,
+            print_config,
+        } => net_cmd::serve(net_cmd::ServeOverrides {
+            config,
+            data_dir,
+            http,
+            dicom_port,
+            ae_title,
+            print_config,
+        }),
+        Command::Send {
+            path,
+            to,
+            calling_ae,
+        } => net_cmd::send(&path, &to, &calling_ae),
+        Command::Echo { target, calling_ae } => net_cmd::echo(&target, &calling_ae),
         Command::Convert {
             input,
             output,

@@ -1,0 +1,156 @@
+//! The server's configuration: one TOML file, every key optional, command-line flags on top.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ServerError;
+
+/// Everything `voxide serve` can be told. Missing keys take the defaults shown by
+/// `voxide serve --print-config`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Holds the index (`index.sqlite`) and the objects (`objects/`).
+    pub data_dir: PathBuf,
+    /// Address of the HTTP server (DICOMweb, WADO-URI, health and metrics).
+    pub http: SocketAddr,
+    /// Address of the DICOM (DIMSE) listener; port 0 turns it off.
+    pub dicom: SocketAddr,
+    /// Our Application Entity title.
+    pub ae_title: String,
+    /// Refuse associations called with another AE title than ours.
+    pub check_called_ae_title: bool,
+    /// Base URL clients reach the DICOMweb service at (up to and including `/dicom-web`), used
+    /// in Retrieve URLs and BulkDataURIs. Default: built from the request's Host header.
+    pub public_base_url: Option<String>,
+    /// What to do when an instance arrives again with other bytes: "reject" or "overwrite".
+    pub on_conflict: String,
+    /// Largest accepted HTTP request body, in bytes (a STOW-RS upload).
+    pub max_request_bytes: u64,
+    /// Most DICOM associations served at once.
+    pub max_associations: usize,
+    /// Largest PDU we accept (and announce) on DICOM associations.
+    pub max_pdu_length: u32,
+    /// Cross-origin requests (browser viewers on another origin).
+    pub cors: CorsConfig,
+    /// Remote DICOM nodes C-MOVE can send to, by AE title.
+    pub remote_aes: BTreeMap<String, RemoteAe>,
+}
+
+/// CORS settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to call the server from a browser; `["*"]` allows all; empty: CORS off.
+    pub allowed_origins: Vec<String>,
+}
+
+/// A DICOM node we can open associations to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteAe {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("voxide-data"),
+            http: SocketAddr::from(([127, 0, 0, 1], 8042)),
+            dicom: SocketAddr::from(([0, 0, 0, 0], 11112)),
+            ae_title: "VOXIDE".into(),
+            check_called_ae_title: false,
+            public_base_url: None,
+            on_conflict: "reject".into(),
+            max_request_bytes: 4 << 30,
+            max_associations: 32,
+            max_pdu_length: 65_536,
+            cors: CorsConfig::default(),
+            remote_aes: BTreeMap::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads a TOML file; keys it lacks keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::Io {
+            what: format!("cannot read the configuration file {}", path.display()),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML (for `--print-config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        let ae = self.ae_title.trim();
+        if ae.is_empty() || ae.len() > 16 || !ae.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+            return Err(format!(
+                "ae_title '{}' is not a valid AE title: 1 to 16 printable ASCII characters",
+                self.ae_title
+            ));
+        }
+        self.on_conflict
+            .parse::<voxide_store::ConflictPolicy>()
+            .map_err(|e| format!("on_conflict: {e}"))?;
+        if !(4096..=16 << 20).contains(&self.max_pdu_length) {
+            return Err("max_pdu_length must be between 4096 and 16777216".into());
+        }
+        if self.max_associations == 0 {
+            return Err("max_associations must be at least 1".into());
+        }
+        for name in self.remote_aes.keys() {
+            if name.is_empty() || name.len() > 16 {
+                return Err(format!(
+                    "remote AE title '{name}' must be 1 to 16 characters"
+                ));
+            }
+        }
+        if let Some(url) = &self.public_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "public_base_url '{url}' must start with http:// or https://"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_and_unknown_keys_are_errors() {
+        let c = ServerConfig::default();
+        assert_eq!(ServerConfig::from_toml(&c.to_toml()).unwrap(), c);
+        let c = ServerConfig::from_toml(
+            "ae_title = \"PACS1\"\n[remote_aes.VIEWER]\nhost = \"10.0.0.5\"\nport = 104\n",
+        )
+        .unwrap();
+        assert_eq!(c.ae_title, "PACS1");
+        assert_eq!(c.remote_aes["VIEWER"].port, 104);
+        assert_eq!(c.http, ServerConfig::default().http);
+        let e = ServerConfig::from_toml("ae_titel = \"X\"").unwrap_err();
+        assert!(e.contains("ae_titel"), "{e}");
+        assert!(ServerConfig::from_toml("ae_title = \"MUCH_TOO_LONG_AE_TITLE\"").is_err());
+        assert!(ServerConfig::from_toml("on_conflict = \"maybe\"").is_err());
+    }
+}

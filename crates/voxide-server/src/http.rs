@@ -1,0 +1,256 @@
+//! The HTTP side: DICOMweb under `/dicom-web`, WADO-URI at `/wado`, `/healthz`, `/metrics`.
+
+mod qido;
+mod stow;
+mod wado;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use voxide_store::StoreError;
+
+use crate::metrics::RequestLabels;
+use crate::AppState;
+
+pub(crate) type Shared = Arc<AppState>;
+
+/// An error answer: a status and a message saying what to fix.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_ACCEPTABLE, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::Invalid(_) | StoreError::Query(_) => StatusCode::BAD_REQUEST,
+            StoreError::Conflict(_) | StoreError::Hierarchy(_) => StatusCode::CONFLICT,
+            _ => {
+                tracing::error!(error = %e, "store error");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+impl From<voxide_dicomweb::DicomWebError> for ApiError {
+    fn from(e: voxide_dicomweb::DicomWebError) -> Self {
+        Self::bad_request(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "status": self.status.as_u16(), "error": self.message });
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+/// The DICOMweb base URL for links in responses: the configured public URL, else the
+/// request's Host.
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_base_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
+    format!("{scheme}://{host}/dicom-web")
+}
+
+/// All routes.
+pub(crate) fn router(state: Shared) -> Router {
+    let dicomweb = Router::new()
+        .route("/studies", get(qido::studies).post(stow::store))
+        .route("/series", get(qido::all_series))
+        .route("/instances", get(qido::all_instances))
+        .route(
+            "/studies/{study}",
+            get(wado::study).post(stow::store_in_study),
+        )
+        .route("/studies/{study}/metadata", get(wado::study_metadata))
+        .route("/studies/{study}/series", get(qido::study_series))
+        .route("/studies/{study}/instances", get(qido::study_instances))
+        .route("/studies/{study}/thumbnail", get(wado::study_thumbnail))
+        .route("/studies/{study}/rendered", get(wado::study_rendered))
+        .route("/studies/{study}/series/{series}", get(wado::series))
+        .route(
+            "/studies/{study}/series/{series}/metadata",
+            get(wado::series_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances",
+            get(qido::series_instances),
+        )
+        .route(
+            "/studies/{study}/series/{series}/rendered",
+            get(wado::series_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/thumbnail",
+            get(wado::series_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}",
+            get(wado::instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/metadata",
+            get(wado::instance_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/rendered",
+            get(wado::instance_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/thumbnail",
+            get(wado::instance_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
+            get(wado::frames),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
+            get(wado::frames_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/thumbnail",
+            get(wado::frames_rendered),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/bulkdata/{tag}",
+            get(wado::bulkdata),
+        );
+    let mut app = Router::new()
+        .nest("/dicom-web", dicomweb)
+        .route("/wado", get(wado::wado_uri))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            usize::try_from(state.config.max_request_bytes).unwrap_or(usize::MAX),
+        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe));
+    if let Some(cors) = cors_layer(&state.config.cors.allowed_origins) {
+        app = app.layer(cors);
+    }
+    app.with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers(Any);
+    Some(if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    })
+}
+
+/// Records latency by route and logs each request.
+async fn observe(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route,
+            status,
+        })
+        .observe(elapsed.as_secs_f64());
+    tracing::debug!(%method, %path, status, ms = elapsed.as_secs_f64() * 1e3, "request");
+    response
+}
+
+async fn healthz(State(state): State<Shared>) -> Response {
+    match state.store.stats().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the index is not readable: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Shared>) -> ApiResult<Response> {
+    let stats = state.store.stats().await?;
+    let m = &state.metrics;
+    m.instances_stored.set(stats.instances as i64);
+    m.studies_stored.set(stats.studies as i64);
+    m.bytes_stored.set(stats.bytes as i64);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    )
+        .into_response())
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no such resource: {}; DICOMweb lives under /dicom-web (studies, series, instances)",
+        uri.path()
+    ))
+}

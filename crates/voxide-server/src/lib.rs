@@ -1,0 +1,134 @@
+//! # voxide-server
+//!
+//! The server behind `voxide serve`: one process serving the imaging store
+//! ([`voxide_store`]) over
+//!
+//! - **DICOMweb** (PS3.18) under `/dicom-web`: STOW-RS, QIDO-RS, WADO-RS (instances, metadata,
+//!   frames, bulk data, rendered images, thumbnails), and WADO-URI at `/wado`;
+//! - **DIMSE** (PS3.7): C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET service class providers on the
+//!   DICOM port, through `dicom-ul` associations;
+//! - `/healthz` and a Prometheus `/metrics` endpoint.
+//!
+//! Every way an instance arrives goes through [`voxide_store::Store::ingest`], the single ingest
+//! path. Handlers are thin: protocol details without IO (multipart bodies, content negotiation,
+//! QIDO parameters) live in [`voxide_dicomweb`], matching and storage in [`voxide_store`].
+//!
+//! [`run`] starts both listeners and returns when the shutdown future completes and in-flight
+//! requests and associations have finished.
+
+mod config;
+mod dicomjson;
+mod dimse;
+mod http;
+mod metrics;
+mod render;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use config::{CorsConfig, RemoteAe, ServerConfig};
+pub use dimse::scu;
+pub use metrics::Metrics;
+use voxide_store::{Store, StoreConfig, StoreError};
+
+/// Errors that stop the server (or a client command).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("DICOM association: {0}")]
+    Association(String),
+    #[error("DICOM: {0}")]
+    Dimse(String),
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub config: ServerConfig,
+    pub metrics: Metrics,
+}
+
+/// Opens the store and serves HTTP and DICOM until `shutdown` completes; then stops accepting,
+/// lets in-flight work finish, and returns.
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    config.validate().map_err(ServerError::Config)?;
+    let store = Store::open(StoreConfig {
+        data_dir: config.data_dir.clone(),
+        on_conflict: config.on_conflict.parse().map_err(ServerError::Config)?,
+    })
+    .await?;
+    let stats = store.stats().await?;
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        instances = stats.instances,
+        studies = stats.studies,
+        "store opened"
+    );
+    let state = Arc::new(AppState {
+        store,
+        config,
+        metrics: Metrics::default(),
+    });
+
+    let http_listener = tokio::net::TcpListener::bind(state.config.http)
+        .await
+        .map_err(|source| ServerError::Io {
+            what: format!("cannot listen for HTTP on {}", state.config.http),
+            source,
+        })?;
+    tracing::info!(address = %http_listener.local_addr().map_or(state.config.http, |a| a), "DICOMweb at /dicom-web");
+    let dicom_listener = if state.config.dicom.port() == 0 {
+        None
+    } else {
+        let l = tokio::net::TcpListener::bind(state.config.dicom)
+            .await
+            .map_err(|source| ServerError::Io {
+                what: format!("cannot listen for DICOM on {}", state.config.dicom),
+                source,
+            })?;
+        tracing::info!(address = %state.config.dicom, ae_title = %state.config.ae_title, "DICOM listener");
+        Some(l)
+    };
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests and associations");
+        let _ = stop_tx.send(true);
+    });
+
+    let dimse_task = dicom_listener.map(|listener| {
+        let state = state.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(dimse::serve(listener, state, stop))
+    });
+    let mut http_stop = stop_rx.clone();
+    let app = http::router(state.clone());
+    axum::serve(http_listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|source| ServerError::Io {
+            what: "HTTP server".into(),
+            source,
+        })?;
+    if let Some(task) = dimse_task {
+        task.await
+            .map_err(|e| ServerError::Dimse(format!("DICOM listener task: {e}")))??;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
