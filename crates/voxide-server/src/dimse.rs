@@ -27,11 +27,13 @@ use voxide_store::{IngestOutcome, Level, Query, StoreError, Value};
 use crate::{AppState, ServerError};
 use message::{command, receive_message, send_message, u16_of, Event, Message};
 
-/// Transfer syntaxes accepted as proposed (the first the peer proposes among these).
+/// Transfer syntaxes accepted as proposed (dicom-ul takes the first the peer proposes among
+/// these). Explicit VR Big Endian (retired) is left out on purpose: dcmtk proposes it first in a
+/// context that also offers Implicit VR Little Endian, and accepting it would make the sender
+/// convert little-endian files instead of sending them as they are.
 const ACCEPTED_SYNTAXES: &[&str] = &[
     "1.2.840.10008.1.2",
     "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2.2",
     "1.2.840.10008.1.2.1.99",
     "1.2.840.10008.1.2.4.50",
     "1.2.840.10008.1.2.4.51",

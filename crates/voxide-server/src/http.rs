@@ -94,6 +94,16 @@ pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
         .get("x-forwarded-proto")
         .and_then(|h| h.to_str().ok())
         .unwrap_or("http");
+    // Some clients (dicomweb-client 0.60) send Host without the port; links built from it would
+    // point at port 80. Behind a proxy, set public_base_url instead.
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        && !host.ends_with(']');
+    let port = state.config.http.port();
+    if !has_port && port != 80 && headers.get("x-forwarded-proto").is_none() {
+        return format!("{scheme}://{host}:{port}/dicom-web");
+    }
     format!("{scheme}://{host}/dicom-web")
 }
 

@@ -57,12 +57,8 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// Opens the store and serves HTTP and DICOM until `shutdown` completes; then stops accepting,
-/// lets in-flight work finish, and returns.
-pub async fn run(
-    config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
+/// Validates the configuration and opens the store: the state every handler shares.
+pub async fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
     config.validate().map_err(ServerError::Config)?;
     let store = Store::open(StoreConfig {
         data_dir: config.data_dir.clone(),
@@ -76,11 +72,26 @@ pub async fn run(
         studies = stats.studies,
         "store opened"
     );
-    let state = Arc::new(AppState {
+    Ok(Arc::new(AppState {
         store,
         config,
         metrics: Metrics::default(),
-    });
+    }))
+}
+
+/// The HTTP application (DICOMweb, WADO-URI, health, metrics) over `state`, for [`run`] and for
+/// tests that drive it in process.
+pub fn app(state: Arc<AppState>) -> axum::Router {
+    http::router(state)
+}
+
+/// Opens the store and serves HTTP and DICOM until `shutdown` completes; then stops accepting,
+/// lets in-flight work finish, and returns.
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = open(config).await?;
 
     let http_listener = tokio::net::TcpListener::bind(state.config.http)
         .await

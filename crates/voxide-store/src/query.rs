@@ -272,7 +272,20 @@ fn like_pattern(value: &str) -> String {
 
 fn check_date(d: &str) -> Result<String, StoreError> {
     let digits: String = d.chars().filter(|c| *c != '.').collect();
-    if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) {
+    let valid = digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) && {
+        let n = |r: std::ops::Range<usize>| digits[r].parse::<u32>().unwrap_or(0);
+        let (y, m, day) = (n(0..4), n(4..6), n(6..8));
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let days = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        (1..=days).contains(&day)
+    };
+    if valid {
         Ok(digits)
     } else {
         Err(bad(format!(

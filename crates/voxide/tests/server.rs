@@ -1,0 +1,515 @@
+//! `voxide serve` driven by real DICOM clients over loopback: dcmtk (echoscu, storescu, findscu,
+//! movescu, getscu, storescp) and the Python `dicomweb-client` package, plus a kill -9 in the
+//! middle of an ingest. The clients are installed by `scripts/setup-test.sh`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn data() -> PathBuf {
+    voxide_testdata::data_dir()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `voxide serve`, killed when dropped.
+struct Server {
+    child: Child,
+    http: u16,
+    dicom: u16,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra_config: &str) -> Server {
+        Self::start_on(data_dir, extra_config, free_port(), free_port())
+    }
+
+    fn start_on(data_dir: &Path, extra_config: &str, http: u16, dicom: u16) -> Server {
+        let config = data_dir.with_extension("toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\nhttp = \"127.0.0.1:{http}\"\ndicom = \"127.0.0.1:{dicom}\"\nae_title = \"VOXIDE\"\n{extra_config}",
+                data_dir.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_voxide"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start voxide serve");
+        let server = Server { child, http, dicom };
+        let start = Instant::now();
+        while server.get("/healthz").0 != 200 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "voxide serve did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/dicom-web", self.http)
+    }
+
+    /// A plain HTTP/1.0 GET: (status, body).
+    fn get(&self, path: &str) -> (u16, String) {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.http)) else {
+            return (0, String::new());
+        };
+        let _ = write!(
+            s,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nAccept: */*\r\n\r\n",
+            self.http
+        );
+        let mut response = Vec::new();
+        let _ = s.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (status, body)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        // Debian's dcmtk leaves Nagle on unless told (see shared/notes/peers.md).
+        .env("TCP_NODELAY", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} (installed by scripts/setup-test.sh): {e}")
+        })
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn python(args: &[&str]) -> String {
+    let root = voxide_testdata::workspace_root();
+    let o = Command::new(root.join("target/pyref/bin/python"))
+        .arg(root.join("scripts/ref/dicomweb_conformance.py"))
+        .args(args)
+        .output()
+        .expect("the reference venv (scripts/setup-test.sh) must exist");
+    assert!(
+        o.status.success(),
+        "dicomweb_conformance.py {args:?}:\n{}",
+        text(&o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn count_files(dir: &Path) -> usize {
+    walkdir(dir).len()
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walkdir(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn pending_responses(o: &Output) -> usize {
+    text(o).matches("(Pending)").count()
+}
+
+#[test]
+fn dcmtk_clients_store_find_move_and_get() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest_port = free_port();
+    let server = Server::start(
+        &tmp.path().join("store"),
+        &format!("[remote_aes.DEST]\nhost = \"127.0.0.1\"\nport = {dest_port}\n"),
+    );
+    let port = server.dicom.to_string();
+    let sts = data().join("multimodal/ibsi-sts");
+
+    let o = run("echoscu", &["-aec", "VOXIDE", "127.0.0.1", &port]);
+    assert!(o.status.success(), "echoscu: {}", text(&o));
+
+    // C-STORE every file of the six patients (CT, PET, MR, RTSTRUCT).
+    let o = run(
+        "storescu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-R",
+            "+sd",
+            "+r",
+            "+sp",
+            "*.dcm",
+            "127.0.0.1",
+            &port,
+            sts.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "storescu: {}", text(&o));
+    let (_, metrics) = server.get("/metrics");
+    assert!(metrics.contains("voxide_instances_stored 905"), "{metrics}");
+    assert!(
+        metrics.contains("voxide_instances_received_total{via=\"c-store\",outcome=\"stored\"} 905"),
+        "{metrics}"
+    );
+
+    // C-FIND, Study Root and Patient Root, at every level.
+    let o = run(
+        "findscu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID",
+            "-k",
+            "PatientName",
+            "-k",
+            "ModalitiesInStudy",
+            "-k",
+            "NumberOfStudyRelatedInstances",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    assert_eq!(pending_responses(&o), 6, "{}", text(&o));
+    assert!(text(&o).contains("CT\\MR\\PT\\RTSTRUCT"), "{}", text(&o));
+    let o = run(
+        "findscu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "PatientName=sts_00?",
+            "-k",
+            "StudyInstanceUID",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    assert_eq!(
+        pending_responses(&o),
+        4,
+        "wildcards, case-insensitive names: {}",
+        text(&o)
+    );
+    let o = run(
+        "findscu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-P",
+            "-k",
+            "QueryRetrieveLevel=PATIENT",
+            "-k",
+            "PatientID",
+            "-k",
+            "NumberOfPatientRelatedStudies",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    assert_eq!(pending_responses(&o), 6, "{}", text(&o));
+    let studies = server.get("/dicom-web/studies?PatientID=STS_001").1;
+    let study = studies
+        .split("\"0020000D\":{\"vr\":\"UI\",\"Value\":[\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the study of STS_001")
+        .to_string();
+    let o = run(
+        "findscu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=SERIES",
+            "-k",
+            &format!("StudyInstanceUID={study}"),
+            "-k",
+            "SeriesInstanceUID",
+            "-k",
+            "Modality",
+            "-k",
+            "NumberOfSeriesRelatedInstances",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    // CT, PET, MR and their RTSTRUCTs.
+    assert_eq!(pending_responses(&o), 6, "{}", text(&o));
+    let o = run(
+        "findscu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=IMAGE",
+            "-k",
+            &format!("StudyInstanceUID={study}"),
+            "-k",
+            "SeriesInstanceUID",
+            "-k",
+            "SOPInstanceUID",
+            "-k",
+            "Modality=CT",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    // STS_001's CT has 59 slices (an image-level match on a series attribute).
+    assert_eq!(pending_responses(&o), 59, "{}", text(&o));
+
+    // C-MOVE a study to dcmtk's storescp, C-GET it back on the same association.
+    let moved = tmp.path().join("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    let mut storescp = Command::new("storescp")
+        .args([
+            "-aet",
+            "DEST",
+            "-od",
+            moved.to_str().unwrap(),
+            &dest_port.to_string(),
+        ])
+        .env("TCP_NODELAY", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("storescp");
+    std::thread::sleep(Duration::from_millis(500));
+    let o = run(
+        "movescu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-aem",
+            "DEST",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("StudyInstanceUID={study}"),
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    let _ = storescp.kill();
+    let _ = storescp.wait();
+    assert!(o.status.success(), "movescu: {}", text(&o));
+    assert_eq!(count_files(&moved), 180, "movescu: {}", text(&o));
+    let o = run(
+        "movescu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-aem",
+            "NOWHERE",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("StudyInstanceUID={study}"),
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    assert!(text(&o).contains("MoveDestinationUnknown"), "{}", text(&o));
+
+    let got = tmp.path().join("got");
+    std::fs::create_dir_all(&got).unwrap();
+    let o = run(
+        "getscu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-S",
+            "-od",
+            got.to_str().unwrap(),
+            "-k",
+            "QueryRetrieveLevel=SERIES",
+            "-k",
+            &format!("StudyInstanceUID={study}"),
+            "-k",
+            "SeriesInstanceUID=*",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    assert!(o.status.success(), "getscu: {}", text(&o));
+    assert_eq!(count_files(&got), 180, "getscu: {}", text(&o));
+
+    // Everything stored over C-STORE comes back over WADO-RS (transfer-syntax=*) with the same
+    // elements and pixel bytes.
+    let out = python(&["compare-datasets", &server.url(), sts.to_str().unwrap()]);
+    assert!(out.contains("\"identical_datasets\": 905"), "{out}");
+
+    // And voxide check agrees with the files.
+    drop(server);
+    let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
+        .args([
+            "check",
+            "--deep",
+            "--data-dir",
+            tmp.path().join("store").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("905 indexed, 0 missing files, 0 corrupt files, 0 orphan files"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn dicomweb_client_stores_searches_and_retrieves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("store"), "");
+    let sts = data().join("multimodal/ibsi-sts");
+    // STOW-RS every file as sent, then WADO-RS each back byte for byte.
+    let out = python(&["stow-all", &server.url(), sts.to_str().unwrap()]);
+    assert!(
+        out.contains("\"files\": 905, \"stored\": 905, \"identical\": 905"),
+        "{out}"
+    );
+    // dicomweb-client's own calls: store, search, metadata, frames, rendered, WADO-URI.
+    let out = python(&[
+        "client",
+        &server.url(),
+        sts.join("STS_003").to_str().unwrap(),
+    ]);
+    assert!(out.contains("series_instances"), "{out}");
+}
+
+#[test]
+fn killed_during_a_2000_instance_ingest_then_restarted_and_re_sent_stores_each_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let generated = tmp.path().join("generated");
+    let sts_ct = data().join("multimodal/ibsi-sts/STS_002/CT");
+    let out = python(&[
+        "generate",
+        sts_ct.to_str().unwrap(),
+        generated.to_str().unwrap(),
+        "2000",
+    ]);
+    assert!(out.contains("\"generated\": 2000"), "{out}");
+    let store = tmp.path().join("store");
+    let mut server = Server::start(&store, "");
+    let (http, dicom) = (server.http, server.dicom);
+    let port = dicom.to_string();
+    let mut sender = Command::new("storescu")
+        .args([
+            "-aec",
+            "VOXIDE",
+            "-R",
+            "+sd",
+            "127.0.0.1",
+            &port,
+            generated.to_str().unwrap(),
+        ])
+        .env("TCP_NODELAY", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // kill -9 once a few hundred instances are in.
+    let objects = store.join("objects");
+    let start = Instant::now();
+    while count_files(&objects) < 300 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "ingest too slow to test"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill();
+    let _ = sender.wait();
+    let partial = count_files(&objects);
+    assert!(
+        partial < 2000,
+        "the ingest finished before the kill ({partial})"
+    );
+
+    // Restart on the same folder, re-send everything.
+    let server = Server::start_on(&store, "", http, dicom);
+    let o = run(
+        "storescu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-R",
+            "+sd",
+            "127.0.0.1",
+            &port,
+            generated.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "storescu: {}", text(&o));
+    let (_, metrics) = server.get("/metrics");
+    assert!(
+        metrics.contains("voxide_instances_stored 2000"),
+        "{metrics}"
+    );
+    drop(server);
+    let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
+        .args(["check", "--deep", "--data-dir", store.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("2000 indexed, 0 missing files, 0 corrupt files, 0 orphan files"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(count_files(&objects), 2000);
+}
