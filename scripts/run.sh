@@ -1,16 +1,10 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs voxide's main job. Until the server lands (issue: imaging store),
-# this converts a shared CT series and its RTSTRUCT to NIfTI and describes the results.
+# Sets up, builds and runs voxide's main job: the imaging server on embedded storage (SQLite
+# index + files in ./voxide-data), DICOMweb on http://127.0.0.1:8042/dicom-web and DICOM on port
+# 11112 (AE title VOXIDE). Extra arguments go to `voxide serve` (e.g. --config voxide.toml,
+# --http 0.0.0.0:8042, --dicom-port 104, --data-dir /srv/voxide). Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --locked -p voxide
-voxide=target/release/voxide
-series=../shared/data/multimodal/ibsi-sts/STS_001/CT
-out=target/demo
-mkdir -p "$out"
-"$voxide" info "$series/image"
-"$voxide" convert "$series/image" "$out/STS_001_CT.nii.gz"
-"$voxide" convert "$series/mask/RS.dcm" "$out/STS_001_CT_mask.nii.gz"
-"$voxide" info "$out/STS_001_CT_mask.nii.gz"
-echo "outputs in $out/"
+exec target/release/voxide serve "$@"

@@ -513,3 +513,48 @@ fn killed_during_a_2000_instance_ingest_then_restarted_and_re_sent_stores_each_o
     );
     assert_eq!(count_files(&objects), 2000);
 }
+
+#[test]
+fn sigterm_stops_the_server_gracefully_and_a_second_server_on_the_folder_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&tmp.path().join("store"), "");
+    // The data folder has one owner.
+    let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
+        .args([
+            "serve",
+            "--data-dir",
+            tmp.path().join("store").to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
+            "--dicom-port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("in use by another voxide process"),
+        "{}",
+        text(&o)
+    );
+    let (status, body) = server.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("voxide_instances_stored 0"), "{body}");
+    let o = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
