@@ -10,7 +10,7 @@
 //! [`Store::ingest`] parses and validates the object (required UIDs present and well formed,
 //! one study per series, one patient per study), then:
 //!
-//! 1. writes the file under its content hash (`instances/ab/cd/<sha256>.dcm`) with
+//! 1. writes the file under its content hash (`instances/ab/<sha256>.dcm`) with
 //!    create-if-absent semantics; `object_store`'s local backend writes a temporary file, fsyncs
 //!    it, renames it into place and fsyncs the folder, so no half-written file is ever visible;
 //! 2. indexes it in one SQLite transaction (WAL journal, synchronous=FULL).
@@ -123,6 +123,7 @@ pub struct Ingested {
     pub outcome: IngestOutcome,
     pub study_instance_uid: String,
     pub series_instance_uid: String,
+    pub sop_class_uid: String,
     pub sop_instance_uid: String,
     pub bytes: u64,
 }
@@ -180,7 +181,9 @@ pub struct Store {
     config: StoreConfig,
     /// SQLite has one writer; index transactions take this lock so that they queue here rather
     /// than fail with SQLITE_BUSY.
-    write_lock: Mutex<()>,
+    write_lock: Arc<Mutex<()>>,
+    /// Index jobs for the group-commit writer.
+    index_queue: tokio::sync::mpsc::Sender<IndexJob>,
     /// Holds the exclusive lock on the data folder while the store is open.
     _folder_lock: std::fs::File,
     /// Staged files of interrupted writes removed when the store was opened.
@@ -244,6 +247,18 @@ CREATE TABLE IF NOT EXISTS instances (
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_pk);
 CREATE INDEX IF NOT EXISTS instances_sha ON instances(sha256);
 CREATE INDEX IF NOT EXISTS patients_name ON patients(patient_name COLLATE NOCASE);
+-- The computed attributes, kept by the database itself (an UPSERT that updates does not fire
+-- INSERT triggers, so a replaced instance is not counted twice).
+CREATE TRIGGER IF NOT EXISTS series_counts AFTER INSERT ON series BEGIN
+    UPDATE studies SET num_series = num_series + 1,
+        modalities = (SELECT group_concat(m, '\') FROM (SELECT DISTINCT modality AS m FROM series s WHERE s.study_pk = NEW.study_pk AND modality IS NOT NULL AND modality <> '' ORDER BY m))
+    WHERE pk = NEW.study_pk;
+END;
+CREATE TRIGGER IF NOT EXISTS instance_counts AFTER INSERT ON instances BEGIN
+    UPDATE series SET num_instances = num_instances + 1 WHERE pk = NEW.series_pk;
+    UPDATE studies SET num_instances = num_instances + 1
+        WHERE pk = (SELECT study_pk FROM series WHERE pk = NEW.series_pk);
+END;
 CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
 "#;
 
@@ -260,12 +275,219 @@ UPDATE studies SET
     modalities = (SELECT group_concat(m, '\') FROM (SELECT DISTINCT modality AS m FROM series s WHERE s.study_pk = studies.pk AND modality IS NOT NULL AND modality <> '' ORDER BY m));
 "#;
 
+/// `instances/ab/<sha256>.dcm`: one level of 256 folders. Two levels (65,536 folders) made
+/// nearly every early write create and fsync two new folders.
 fn object_path(sha256: &str) -> ObjectPath {
-    ObjectPath::from(format!(
-        "instances/{}/{}/{sha256}.dcm",
-        &sha256[0..2],
-        &sha256[2..4]
-    ))
+    ObjectPath::from(format!("instances/{}/{sha256}.dcm", &sha256[0..2]))
+}
+
+/// Indexes a parsed object inside the writer's transaction; returns the outcome and the hash of
+/// a replaced file. On error the caller rolls back (to the savepoint taken before).
+///
+/// The common case (a new instance of a known series) is three statements: every statement is a
+/// round trip to sqlx's SQLite worker thread, and the counters are kept by triggers.
+async fn index_one(
+    tx: &mut sqlx::SqliteConnection,
+    on_conflict: ConflictPolicy,
+    p: &parse::Parsed,
+) -> Result<(IngestOutcome, Option<String>), StoreError> {
+    let existing = sqlx::query("SELECT i.sha256, s.series_uid FROM instances i JOIN series s ON s.pk = i.series_pk WHERE i.sop_uid = ?")
+        .bind(&p.sop_instance_uid)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let mut replaced = None;
+    if let Some(row) = &existing {
+        let sha: String = row.get(0);
+        if sha == p.sha256 {
+            return Ok((IngestOutcome::Duplicate, None));
+        }
+        let old_series: String = row.get(1);
+        if old_series != p.series_instance_uid {
+            return Err(StoreError::Hierarchy(format!(
+                "instance {} belongs to series {old_series}, this object says series {}",
+                p.sop_instance_uid, p.series_instance_uid
+            )));
+        }
+        if on_conflict == ConflictPolicy::Reject {
+            tracing::warn!(sop = %p.sop_instance_uid, "instance re-sent with different content: refused");
+            return Err(StoreError::Conflict(p.sop_instance_uid.clone()));
+        }
+        tracing::warn!(sop = %p.sop_instance_uid, "instance re-sent with different content: replacing the stored one");
+        replaced = Some(sha);
+    }
+    // The series with its study and patient, in one look-up.
+    let known = sqlx::query("SELECT se.pk, st.study_uid, p.patient_id FROM series se JOIN studies st ON st.pk = se.study_pk JOIN patients p ON p.pk = st.patient_pk WHERE se.series_uid = ?")
+        .bind(&p.series_instance_uid)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let series_pk: i64 = match known {
+        Some(row) => {
+            let (study, patient): (String, String) = (row.get(1), row.get(2));
+            if study != p.study_instance_uid {
+                return Err(StoreError::Hierarchy(format!(
+                    "series {} belongs to study {study}, this object says study {}",
+                    p.series_instance_uid, p.study_instance_uid
+                )));
+            }
+            if patient != p.patient_id {
+                return Err(StoreError::Hierarchy(format!(
+                    "study {} belongs to patient '{patient}', this object says patient '{}'",
+                    p.study_instance_uid, p.patient_id
+                )));
+            }
+            row.get(0)
+        }
+        None => new_series(tx, p).await?,
+    };
+    sqlx::query("INSERT INTO instances (sop_uid, series_pk, sop_class_uid, instance_number, transfer_syntax, rows_, columns_, frames, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sop_uid) DO UPDATE SET sop_class_uid = excluded.sop_class_uid, instance_number = excluded.instance_number, transfer_syntax = excluded.transfer_syntax, rows_ = excluded.rows_, columns_ = excluded.columns_, frames = excluded.frames, size = excluded.size, sha256 = excluded.sha256, received_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+        .bind(&p.sop_instance_uid)
+        .bind(series_pk)
+        .bind(&p.sop_class_uid)
+        .bind(p.instance_number)
+        .bind(&p.transfer_syntax)
+        .bind(p.rows)
+        .bind(p.columns)
+        .bind(p.frames)
+        .bind(p.size as i64)
+        .bind(&p.sha256)
+        .execute(&mut *tx)
+        .await?;
+    let outcome = if replaced.is_some() {
+        IngestOutcome::Replaced
+    } else {
+        IngestOutcome::Stored
+    };
+    Ok((outcome, replaced))
+}
+
+/// The first instance of a series: its patient (by Patient ID; objects without one share the
+/// empty ID), its study (created once; a study never changes patient), then the series.
+async fn new_series(tx: &mut sqlx::SqliteConnection, p: &parse::Parsed) -> Result<i64, StoreError> {
+    let patient_pk: i64 = sqlx::query_scalar("INSERT INTO patients (patient_id, patient_name, birth_date, sex) VALUES (?, ?, ?, ?) ON CONFLICT(patient_id) DO UPDATE SET patient_name = COALESCE(patient_name, excluded.patient_name), birth_date = COALESCE(birth_date, excluded.birth_date), sex = COALESCE(sex, excluded.sex) RETURNING pk")
+        .bind(&p.patient_id)
+        .bind(&p.patient_name)
+        .bind(&p.patient_birth_date)
+        .bind(&p.patient_sex)
+        .fetch_one(&mut *tx)
+        .await?;
+    let study = sqlx::query("SELECT s.pk, p.patient_id FROM studies s JOIN patients p ON p.pk = s.patient_pk WHERE s.study_uid = ?")
+        .bind(&p.study_instance_uid)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let study_pk: i64 = match study {
+        Some(row) => {
+            let owner: String = row.get(1);
+            if owner != p.patient_id {
+                return Err(StoreError::Hierarchy(format!(
+                    "study {} belongs to patient '{owner}', this object says patient '{}'",
+                    p.study_instance_uid, p.patient_id
+                )));
+            }
+            row.get(0)
+        }
+        None => sqlx::query_scalar("INSERT INTO studies (study_uid, patient_pk, study_date, study_time, accession_number, study_id, description, referring_physician) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk")
+            .bind(&p.study_instance_uid)
+            .bind(patient_pk)
+            .bind(&p.study_date)
+            .bind(&p.study_time)
+            .bind(&p.accession_number)
+            .bind(&p.study_id)
+            .bind(&p.study_description)
+            .bind(&p.referring_physician)
+            .fetch_one(&mut *tx)
+            .await?,
+    };
+    Ok(sqlx::query_scalar("INSERT INTO series (series_uid, study_pk, modality, series_number, description, body_part) VALUES (?, ?, ?, ?, ?, ?) RETURNING pk")
+        .bind(&p.series_instance_uid)
+        .bind(study_pk)
+        .bind(&p.modality)
+        .bind(p.series_number)
+        .bind(&p.series_description)
+        .bind(&p.body_part)
+        .fetch_one(&mut *tx)
+        .await?)
+}
+
+/// One ingest waiting for the index.
+#[derive(Debug)]
+struct IndexJob {
+    parsed: Arc<parse::Parsed>,
+    reply: tokio::sync::oneshot::Sender<Result<(IngestOutcome, Option<String>), StoreError>>,
+}
+
+/// Most instances indexed in one transaction.
+const MAX_BATCH: usize = 64;
+
+/// The group-commit writer: takes every job waiting, indexes each under its own savepoint (a
+/// failing instance leaves the others alone), commits once, then answers. Concurrent ingests
+/// thus share one WAL fsync; a lone ingest commits alone, as before.
+async fn index_writer(
+    pool: SqlitePool,
+    on_conflict: ConflictPolicy,
+    write_lock: Arc<Mutex<()>>,
+    mut jobs: tokio::sync::mpsc::Receiver<IndexJob>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let _guard = write_lock.lock().await;
+        let results = index_batch(&pool, on_conflict, &batch).await;
+        match results {
+            Ok(results) => {
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                // The transaction failed as a whole (commit error): nothing was indexed.
+                let message = e.to_string();
+                tracing::error!(error = %message, "index transaction failed");
+                for job in batch {
+                    let _ = job.reply.send(Err(StoreError::Internal(format!(
+                        "index transaction failed: {message}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+type IndexResult = Result<(IngestOutcome, Option<String>), StoreError>;
+
+async fn index_batch(
+    pool: &SqlitePool,
+    on_conflict: ConflictPolicy,
+    batch: &[IndexJob],
+) -> Result<Vec<IndexResult>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    if let [job] = batch {
+        // Alone: no savepoint needed, a failure rolls the whole transaction back.
+        let result = index_one(&mut tx, on_conflict, &job.parsed).await;
+        if result.is_ok() {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        results.push(result);
+        return Ok(results);
+    }
+    for job in batch {
+        sqlx::raw_sql("SAVEPOINT one").execute(&mut *tx).await?;
+        let result = index_one(&mut tx, on_conflict, &job.parsed).await;
+        if result.is_err() {
+            sqlx::raw_sql("ROLLBACK TO one").execute(&mut *tx).await?;
+        }
+        sqlx::raw_sql("RELEASE one").execute(&mut *tx).await?;
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
 }
 
 /// Takes the exclusive lock on `data_dir/voxide.lock`; the operating system releases it when the
@@ -370,11 +592,20 @@ impl Store {
             .execute(&pool)
             .await?;
         let objects = LocalFileSystem::new_with_prefix(&objects_dir)?.with_fsync(true);
+        let write_lock = Arc::new(Mutex::new(()));
+        let (index_queue, jobs) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(index_writer(
+            pool.clone(),
+            config.on_conflict,
+            write_lock.clone(),
+            jobs,
+        ));
         Ok(Self {
             pool,
             objects: Arc::new(objects),
             config,
-            write_lock: Mutex::new(()),
+            write_lock,
+            index_queue,
             _folder_lock: folder_lock,
             partial_writes_removed,
         })
@@ -393,11 +624,17 @@ impl Store {
 
     /// Stores one object (a DICOM Part 10 file or a bare dataset): the single ingest path.
     pub async fn ingest(&self, bytes: Vec<u8>) -> Result<Ingested, StoreError> {
-        let parsed = tokio::task::spawn_blocking(move || parse::parse(bytes))
+        let started = std::time::Instant::now();
+        let mut parsed = tokio::task::spawn_blocking(move || parse::parse(bytes))
             .await
             .map_err(|e| StoreError::Internal(e.to_string()))??;
+        let file = std::mem::take(&mut parsed.file);
+        tracing::trace!(
+            parse_us = started.elapsed().as_micros() as u64,
+            "ingest parsed"
+        );
         let path = object_path(&parsed.sha256);
-        let size = parsed.file.len() as u64;
+        let size = file.len() as u64;
         // 1. The file, under its content hash. Already there: the same bytes.
         let put = PutOptions {
             mode: PutMode::Create,
@@ -405,17 +642,31 @@ impl Store {
         };
         match self
             .objects
-            .put_opts(&path, PutPayload::from(parsed.file.clone()), put)
+            .put_opts(&path, PutPayload::from(file), put)
             .await
         {
             Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        // 2. The index, in one transaction.
-        let result = {
-            let _guard = self.write_lock.lock().await;
-            self.index(&parsed).await
-        };
+        let written = started.elapsed();
+        // 2. The index, in one transaction (shared with concurrent ingests: group commit).
+        let parsed = Arc::new(parsed);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.index_queue
+            .send(IndexJob {
+                parsed: parsed.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Internal("the index writer has stopped".into()))?;
+        let result = answer
+            .await
+            .map_err(|_| StoreError::Internal("the index writer has stopped".into()))?;
+        tracing::trace!(
+            parse_and_write_us = written.as_micros() as u64,
+            index_us = (started.elapsed() - written).as_micros() as u64,
+            "ingest timing"
+        );
         match result {
             Ok((outcome, replaced_sha)) => {
                 if let Some(old) = replaced_sha {
@@ -423,9 +674,10 @@ impl Store {
                 }
                 Ok(Ingested {
                     outcome,
-                    study_instance_uid: parsed.study_instance_uid,
-                    series_instance_uid: parsed.series_instance_uid,
-                    sop_instance_uid: parsed.sop_instance_uid,
+                    study_instance_uid: parsed.study_instance_uid.clone(),
+                    series_instance_uid: parsed.series_instance_uid.clone(),
+                    sop_class_uid: parsed.sop_class_uid.clone(),
+                    sop_instance_uid: parsed.sop_instance_uid.clone(),
                     bytes: size,
                 })
             }
@@ -450,143 +702,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    /// Indexes a parsed object; returns the outcome and the hash of a replaced file.
-    async fn index(
-        &self,
-        p: &parse::Parsed,
-    ) -> Result<(IngestOutcome, Option<String>), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let existing = sqlx::query("SELECT i.sha256, s.series_uid FROM instances i JOIN series s ON s.pk = i.series_pk WHERE i.sop_uid = ?")
-            .bind(&p.sop_instance_uid)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let mut replaced = None;
-        if let Some(row) = &existing {
-            let sha: String = row.get(0);
-            if sha == p.sha256 {
-                return Ok((IngestOutcome::Duplicate, None));
-            }
-            if self.config.on_conflict == ConflictPolicy::Reject {
-                tracing::warn!(sop = %p.sop_instance_uid, "instance re-sent with different content: refused");
-                return Err(StoreError::Conflict(p.sop_instance_uid.clone()));
-            }
-            tracing::warn!(sop = %p.sop_instance_uid, "instance re-sent with different content: replacing the stored one");
-            replaced = Some(sha);
-        }
-        // Patient (by Patient ID; objects without one share the empty ID).
-        sqlx::query("INSERT INTO patients (patient_id, patient_name, birth_date, sex) VALUES (?, ?, ?, ?) ON CONFLICT(patient_id) DO UPDATE SET patient_name = COALESCE(excluded.patient_name, patient_name), birth_date = COALESCE(excluded.birth_date, birth_date), sex = COALESCE(excluded.sex, sex)")
-            .bind(&p.patient_id)
-            .bind(&p.patient_name)
-            .bind(&p.patient_birth_date)
-            .bind(&p.patient_sex)
-            .execute(&mut *tx)
-            .await?;
-        let patient_pk: i64 = sqlx::query_scalar("SELECT pk FROM patients WHERE patient_id = ?")
-            .bind(&p.patient_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        // Study: created once; a study never changes patient.
-        let study = sqlx::query("SELECT s.pk, p.patient_id FROM studies s JOIN patients p ON p.pk = s.patient_pk WHERE s.study_uid = ?")
-            .bind(&p.study_instance_uid)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let study_pk: i64 = match study {
-            Some(row) => {
-                let owner: String = row.get(1);
-                if owner != p.patient_id {
-                    return Err(StoreError::Hierarchy(format!(
-                        "study {} belongs to patient '{owner}', this object says patient '{}'",
-                        p.study_instance_uid, p.patient_id
-                    )));
-                }
-                row.get(0)
-            }
-            None => sqlx::query_scalar("INSERT INTO studies (study_uid, patient_pk, study_date, study_time, accession_number, study_id, description, referring_physician) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk")
-                .bind(&p.study_instance_uid)
-                .bind(patient_pk)
-                .bind(&p.study_date)
-                .bind(&p.study_time)
-                .bind(&p.accession_number)
-                .bind(&p.study_id)
-                .bind(&p.study_description)
-                .bind(&p.referring_physician)
-                .fetch_one(&mut *tx)
-                .await?,
-        };
-        // Series: created once; a series never changes study.
-        let series = sqlx::query("SELECT se.pk, st.study_uid FROM series se JOIN studies st ON st.pk = se.study_pk WHERE se.series_uid = ?")
-            .bind(&p.series_instance_uid)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let series_pk: i64 = match series {
-            Some(row) => {
-                let owner: String = row.get(1);
-                if owner != p.study_instance_uid {
-                    return Err(StoreError::Hierarchy(format!(
-                        "series {} belongs to study {owner}, this object says study {}",
-                        p.series_instance_uid, p.study_instance_uid
-                    )));
-                }
-                row.get(0)
-            }
-            None => {
-                let pk = sqlx::query_scalar("INSERT INTO series (series_uid, study_pk, modality, series_number, description, body_part) VALUES (?, ?, ?, ?, ?, ?) RETURNING pk")
-                    .bind(&p.series_instance_uid)
-                    .bind(study_pk)
-                    .bind(&p.modality)
-                    .bind(p.series_number)
-                    .bind(&p.series_description)
-                    .bind(&p.body_part)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE studies SET num_series = num_series + 1, modalities = (SELECT group_concat(m, '\\') FROM (SELECT DISTINCT modality AS m FROM series s WHERE s.study_pk = ?1 AND modality IS NOT NULL AND modality <> '' ORDER BY m)) WHERE pk = ?1")
-                    .bind(study_pk)
-                    .execute(&mut *tx)
-                    .await?;
-                pk
-            }
-        };
-        if let Some(row) = &existing {
-            let old_series: String = row.get(1);
-            if old_series != p.series_instance_uid {
-                return Err(StoreError::Hierarchy(format!(
-                    "instance {} belongs to series {old_series}, this object says series {}",
-                    p.sop_instance_uid, p.series_instance_uid
-                )));
-            }
-        }
-        sqlx::query("INSERT INTO instances (sop_uid, series_pk, sop_class_uid, instance_number, transfer_syntax, rows_, columns_, frames, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sop_uid) DO UPDATE SET sop_class_uid = excluded.sop_class_uid, instance_number = excluded.instance_number, transfer_syntax = excluded.transfer_syntax, rows_ = excluded.rows_, columns_ = excluded.columns_, frames = excluded.frames, size = excluded.size, sha256 = excluded.sha256, received_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
-            .bind(&p.sop_instance_uid)
-            .bind(series_pk)
-            .bind(&p.sop_class_uid)
-            .bind(p.instance_number)
-            .bind(&p.transfer_syntax)
-            .bind(p.rows)
-            .bind(p.columns)
-            .bind(p.frames)
-            .bind(p.file.len() as i64)
-            .bind(&p.sha256)
-            .execute(&mut *tx)
-            .await?;
-        if existing.is_none() {
-            sqlx::query("UPDATE series SET num_instances = num_instances + 1 WHERE pk = ?")
-                .bind(series_pk)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE studies SET num_instances = num_instances + 1 WHERE pk = ?")
-                .bind(study_pk)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        let outcome = if replaced.is_some() {
-            IngestOutcome::Replaced
-        } else {
-            IngestOutcome::Stored
-        };
-        Ok((outcome, replaced))
     }
 
     /// Counts of patients, studies, series, instances and stored bytes.

@@ -35,6 +35,8 @@ pub(crate) struct Parsed {
     pub file: Vec<u8>,
     /// SHA-256 of `file`, hex: the object's name, so identical re-sends meet the same object.
     pub sha256: String,
+    /// Length of `file` (kept when the file moves out to be written).
+    pub size: u64,
 }
 
 /// Parses and validates an incoming object: a DICOM Part 10 file, or a bare dataset (which is
@@ -87,6 +89,7 @@ pub(crate) fn parse(bytes: Vec<u8>) -> Result<Parsed, StoreError> {
     };
     let sha256 = hex::encode(Sha256::digest(&file));
     Ok(Parsed {
+        size: file.len() as u64,
         transfer_syntax: obj
             .meta()
             .transfer_syntax()

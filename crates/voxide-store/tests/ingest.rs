@@ -230,7 +230,9 @@ async fn check_finds_missing_and_orphan_files_and_repairs_orphans() {
     let files = walk(&tmp.path().join("objects"));
     assert_eq!(files.len(), 2);
     std::fs::remove_file(&files[0]).unwrap();
-    let stray = tmp.path().join("objects/instances/00/00/0000000000000000000000000000000000000000000000000000000000000000.dcm");
+    let stray = tmp.path().join(
+        "objects/instances/00/0000000000000000000000000000000000000000000000000000000000000000.dcm",
+    );
     std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
     std::fs::write(&stray, b"stray").unwrap();
     let report = store.check(false, false).await.unwrap();

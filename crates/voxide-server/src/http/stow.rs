@@ -120,7 +120,13 @@ async fn stow(
             }
         }
         let bytes = part.body.to_vec();
-        let ids = peek_ids(&bytes);
+        // Reading the identifiers costs a parse: only when the URL names a study, or for the
+        // report of a failure.
+        let ids = if study.is_some() {
+            peek_ids(&bytes)
+        } else {
+            (None, None, None)
+        };
         if let (Some(wanted), Some(actual)) = (&study, &ids.2) {
             if wanted != actual {
                 failed.push(Failure {
@@ -134,6 +140,11 @@ async fn stow(
                 continue;
             }
         }
+        let kept_for_report = if study.is_none() {
+            Some(part.body)
+        } else {
+            None
+        };
         match state.store.ingest(bytes).await {
             Ok(ingested) => {
                 let outcome = match ingested.outcome {
@@ -152,7 +163,7 @@ async fn stow(
                     ingested.sop_instance_uid
                 );
                 stored.push(json!({
-                    "00081150": { "vr": "UI", "Value": [ids.0.clone().unwrap_or_default()] },
+                    "00081150": { "vr": "UI", "Value": [ingested.sop_class_uid] },
                     "00081155": { "vr": "UI", "Value": [ingested.sop_instance_uid] },
                     "00081190": { "vr": "UR", "Value": [url] },
                 }));
@@ -165,6 +176,10 @@ async fn stow(
                     StoreError::Hierarchy(_) => reason::DATASET_MISMATCH,
                     StoreError::Io { .. } | StoreError::Objects(_) => reason::OUT_OF_RESOURCES,
                     _ => reason::PROCESSING_FAILURE,
+                };
+                let ids = match kept_for_report {
+                    Some(body) => peek_ids(body),
+                    None => ids,
                 };
                 tracing::warn!(sop = ?ids.1, error = %e, "STOW-RS instance refused");
                 failed.push(Failure {
