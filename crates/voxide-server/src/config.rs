@@ -28,6 +28,10 @@ pub struct ServerConfig {
     pub public_base_url: Option<String>,
     /// What to do when an instance arrives again with other bytes: "reject" or "overwrite".
     pub on_conflict: String,
+    /// "full": every instance is on disk (files, folder entries and index fsynced) before it
+    /// is acknowledged. "relaxed": no fsync per instance; survives a killed process but a power
+    /// loss may lose the last acknowledged instances (Orthanc's defaults are of this kind).
+    pub durability: String,
     /// Largest accepted HTTP request body, in bytes (a STOW-RS upload).
     pub max_request_bytes: u64,
     /// Most DICOM associations served at once.
@@ -66,6 +70,7 @@ impl Default for ServerConfig {
             check_called_ae_title: false,
             public_base_url: None,
             on_conflict: "reject".into(),
+            durability: "full".into(),
             max_request_bytes: 4 << 30,
             max_associations: 32,
             max_pdu_length: 65_536,
@@ -109,6 +114,9 @@ impl ServerConfig {
         self.on_conflict
             .parse::<voxide_store::ConflictPolicy>()
             .map_err(|e| format!("on_conflict: {e}"))?;
+        self.durability
+            .parse::<voxide_store::Durability>()
+            .map_err(|e| format!("durability: {e}"))?;
         if !(4096..=16 << 20).contains(&self.max_pdu_length) {
             return Err("max_pdu_length must be between 4096 and 16777216".into());
         }

@@ -63,6 +63,7 @@ pub async fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
     let store = Store::open(StoreConfig {
         data_dir: config.data_dir.clone(),
         on_conflict: config.on_conflict.parse().map_err(ServerError::Config)?,
+        durability: config.durability.parse().map_err(ServerError::Config)?,
     })
     .await?;
     let stats = store.stats().await?;

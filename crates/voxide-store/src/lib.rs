@@ -98,12 +98,39 @@ impl FromStr for ConflictPolicy {
     }
 }
 
+/// How hard the store works to keep what it acknowledged through a power loss or OS crash.
+/// Both survive a killed process (kill -9): written data is in the operating system's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every file, its folder entry and every index commit are on disk (fsync) before an
+    /// instance is acknowledged.
+    #[default]
+    Full,
+    /// No fsync per instance: files and the index reach the disk when the OS writes them back
+    /// (SQLite WAL with synchronous=NORMAL stays consistent). A power loss can lose the last
+    /// acknowledged instances, and leave files the index lacks or rows whose file is missing,
+    /// which `voxide check` reports. Orthanc's defaults are of this kind.
+    Relaxed,
+}
+
+impl FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Self::Full),
+            "relaxed" => Ok(Self::Relaxed),
+            other => Err(format!("unknown durability '{other}': use full or relaxed")),
+        }
+    }
+}
+
 /// Where and how the store keeps its data.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Holds `index.sqlite` and `objects/`.
     pub data_dir: PathBuf,
     pub on_conflict: ConflictPolicy,
+    pub durability: Durability,
 }
 
 /// What ingesting one object did.
@@ -567,7 +594,10 @@ impl Store {
             .filename(config.data_dir.join("index.sqlite"))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match config.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Relaxed => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
@@ -591,7 +621,8 @@ impl Store {
         sqlx::raw_sql("PRAGMA user_version = 2")
             .execute(&pool)
             .await?;
-        let objects = LocalFileSystem::new_with_prefix(&objects_dir)?.with_fsync(true);
+        let objects = LocalFileSystem::new_with_prefix(&objects_dir)?
+            .with_fsync(config.durability == Durability::Full);
         let write_lock = Arc::new(Mutex::new(()));
         let (index_queue, jobs) = tokio::sync::mpsc::channel(256);
         tokio::spawn(index_writer(

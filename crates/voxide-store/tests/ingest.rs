@@ -12,6 +12,7 @@ async fn open(dir: &Path, on_conflict: ConflictPolicy) -> Store {
     Store::open(StoreConfig {
         data_dir: dir.to_path_buf(),
         on_conflict,
+        durability: Default::default(),
     })
     .await
     .unwrap()
@@ -258,6 +259,7 @@ async fn the_data_folder_has_one_owner_and_staged_leftovers_are_removed_on_open(
     let second = Store::open(StoreConfig {
         data_dir: tmp.path().to_path_buf(),
         on_conflict: ConflictPolicy::Reject,
+        durability: Default::default(),
     })
     .await;
     match second {

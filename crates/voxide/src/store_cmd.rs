@@ -21,6 +21,7 @@ async fn open_store(data_dir: PathBuf, on_conflict: ConflictPolicy) -> Result<St
     Store::open(StoreConfig {
         data_dir,
         on_conflict,
+        durability: Default::default(),
     })
     .await
     .with_context(|| format!("cannot open the store in {shown}"))
