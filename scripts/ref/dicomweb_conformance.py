@@ -10,6 +10,10 @@ message on the first failed check.
       (studies, series, instances, wildcards, dates, UID lists, includefield, limit/offset),
       retrieve (instance, series metadata, frames, rendered), and check the answers against the
       files read with pydicom.
+  dicomweb_conformance.py retrieve-identical URL FOLDER [--dataset-only]
+      WADO-RS every instance of FOLDER (stored by another path) with transfer-syntax=* and
+      compare bytes with the file; with --dataset-only, the bytes after the file meta group
+      (C-STORE carries no meta group: the receiver writes its own).
   dicomweb_conformance.py compare-datasets URL FOLDER
       WADO-RS every instance of FOLDER (stored by another path, e.g. C-STORE) with
       transfer-syntax=* and compare every data element with the file's (values, and Pixel Data
@@ -135,15 +139,23 @@ def stow_all(url, folder):
         check(len(refs) == len(items), f"STOW-RS answer lists {len(refs)} stored of {len(items)}")
         check("00081198" not in answer, f"STOW-RS reports failures: {answer.get('00081198')}")
         stored += len(items)
+    identical = retrieve_identical(url, files)
+    print(json.dumps({"files": len(files), "stored": stored, "identical": identical}))
+
+
+def retrieve_identical(url, files, dataset_only=False):
     identical = 0
     for p in files:
         st, se, sop = uid_triplet(p)
         with open(p, "rb") as f:
             original = f.read()
         got = retrieve_as_stored(url, st, se, sop)
+        if dataset_only:
+            check(got[128:132] == b"DICM", f"{sop}: retrieved object is not a Part 10 file")
+            got, original = dataset_bytes(got), dataset_bytes(original)
         check(got == original, f"{p}: retrieved {len(got)} bytes differ from the {len(original)} sent")
         identical += 1
-    print(json.dumps({"files": len(files), "stored": stored, "identical": identical}))
+    return identical
 
 
 def compare_datasets(url, folder):
@@ -282,6 +294,10 @@ if __name__ == "__main__":
         stow_all(sys.argv[2], sys.argv[3])
     elif cmd == "client":
         client_checks(sys.argv[2], sys.argv[3])
+    elif cmd == "retrieve-identical":
+        files = dicom_files(sys.argv[3])
+        only = "--dataset-only" in sys.argv[4:]
+        print(json.dumps({"files": len(files), "identical": retrieve_identical(sys.argv[2], files, only)}))
     elif cmd == "compare-datasets":
         compare_datasets(sys.argv[2], sys.argv[3])
     elif cmd == "generate":

@@ -558,3 +558,49 @@ fn sigterm_stops_the_server_gracefully_and_a_second_server_on_the_folder_is_refu
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn c_store_keeps_the_data_set_bytes_as_sent() {
+    // dcmtk's storescu re-encodes data sets as it sends them (see above), so byte identity over
+    // C-STORE is checked with a sender that sends each file's data set unchanged: voxide send.
+    // C-STORE carries no file meta group; the data set after it must come back byte for byte.
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("store"), "");
+    let sts = data().join("multimodal/ibsi-sts");
+    let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
+        .args([
+            "send",
+            sts.to_str().unwrap(),
+            "--to",
+            &format!("VOXIDE@127.0.0.1:{}", server.dicom),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("sent 905 instances"), "{}", text(&o));
+    let out = python(&[
+        "retrieve-identical",
+        &server.url(),
+        sts.to_str().unwrap(),
+        "--dataset-only",
+    ]);
+    assert!(out.contains("\"files\": 905, \"identical\": 905"), "{out}");
+    let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
+        .args(["echo", &format!("VOXIDE@127.0.0.1:{}", server.dicom)])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && text(&o).contains("success"),
+        "{}",
+        text(&o)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
+        .args(["echo", &format!("VOXIDE@127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success(),
+        "echo to a closed port must fail: {}",
+        text(&o)
+    );
+}
