@@ -151,27 +151,45 @@ async fn retrieve(
         }
     }
     let found = find(&state, &study, series.as_deref(), instance.as_deref()).await?;
-    let mut writer = RelatedWriter::with_new_boundary();
+    let writer = RelatedWriter::with_new_boundary();
     let boundary = writer.boundary().to_string();
-    let mut body = Vec::new();
-    for r in &found {
-        let (bytes, ts) = instance_in_syntax(&state, r, wanted.as_deref()).await?;
-        body.extend_from_slice(
-            &writer.part_header(&format!("application/dicom; transfer-syntax={ts}"), &[]),
-        );
-        body.extend_from_slice(&bytes);
-    }
-    body.extend_from_slice(&writer.close());
     let ts_param = match &wanted {
-        None => Some("*"),
-        Some(ts) => Some(ts.as_str()),
+        None => Some("*".to_string()),
+        Some(ts) => Some(ts.clone()),
     };
+    // Streamed one instance at a time: a whole study never sits in memory. An error after the
+    // first part can only cut the response short (the status is already sent); it is logged.
+    let parts = futures::stream::unfold(
+        (state, found.into_iter(), writer, wanted, false),
+        |(state, mut instances, mut writer, wanted, done)| async move {
+            if done {
+                return None;
+            }
+            let Some(r) = instances.next() else {
+                let end = Bytes::from(writer.close());
+                return Some((Ok(end), (state, instances, writer, wanted, true)));
+            };
+            let chunk = match instance_in_syntax(&state, &r, wanted.as_deref()).await {
+                Ok((bytes, ts)) => {
+                    let mut part = writer
+                        .part_header(&format!("application/dicom; transfer-syntax={ts}"), &[]);
+                    part.extend_from_slice(&bytes);
+                    Ok(Bytes::from(part))
+                }
+                Err(e) => {
+                    tracing::error!(sop = %r.sop_instance_uid, error = %e.message, "retrieval cut short");
+                    Err(std::io::Error::other(e.message))
+                }
+            };
+            Some((chunk, (state, instances, writer, wanted, false)))
+        },
+    );
     Ok((
         [(
             header::CONTENT_TYPE,
-            related_content_type(&boundary, "application/dicom", ts_param),
+            related_content_type(&boundary, "application/dicom", ts_param.as_deref()),
         )],
-        body,
+        axum::body::Body::from_stream(parts),
     )
         .into_response())
 }
