@@ -480,6 +480,29 @@ def measure_cstore(server, files, associations):
             "instances_per_s": len(files) / wall, "storescu_warnings": warnings}
 
 
+def measure_cstore_ceiling(files, associations):
+    """What the client alone can do: storescu to dcmtk's storescp --ignore (receives, stores
+    nothing; --fork for several associations at once)."""
+    port = free_port()
+    env = dict(os.environ, TCP_NODELAY="1")
+    sink = subprocess.Popen(["storescp", "--fork", "--ignore", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        lists = [files[i::associations] for i in range(associations)]
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(["storescu", "127.0.0.1", str(port)] + [m["path"] for m in lst], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for lst in lists]
+        for p in procs:
+            p.wait()
+        wall = time.perf_counter() - t0
+    finally:
+        sink.terminate()
+        sink.wait()
+    return {"instances": len(files), "associations": associations, "wall_s": wall,
+            "instances_per_s": len(files) / wall}
+
+
 def ingest_small_fast(server, payloads):
     """Fastest path per server (not a reported measure): voxide STOW-RS, 50 per request;
     Orthanc REST POST /instances (one per request; faster than its STOW-RS per peers.md)."""
@@ -700,12 +723,18 @@ def markdown(res):
         rows.append((label, fmt(v, 2), fmt(o, 2), fmt(ratio(o, v), 2)))
 
     m = {k: (v if isinstance(v, list) else {V: v.get(V, {}), O: v.get(O, {})} if k != "disk_mib" else v)
-         for k, v in res["measures"].items() if k != "relaxed"}
+         for k, v in res["measures"].items() if k not in ("relaxed", "cstore_ceiling")}
     n = res["params"]["ingest_count"]
     thr(f"C-STORE ingest, 4 associations, {n} CT instances (instances/s)",
         m["cstore_4"][V].get("instances_per_s"), m["cstore_4"][O].get("instances_per_s"))
     thr(f"C-STORE ingest, 1 association, {n} CT instances (instances/s)",
         m["cstore_1"][V].get("instances_per_s"), m["cstore_1"][O].get("instances_per_s"))
+    ceiling = res["measures"].get("cstore_ceiling", {})
+    for n_assoc in (4, 1):
+        c = ceiling.get(n_assoc) or ceiling.get(str(n_assoc))
+        if c:
+            rows.append((f"C-STORE client ceiling, {n_assoc} association(s): storescu → storescp --ignore, "
+                         f"which stores nothing (instances/s)", fmt(c["instances_per_s"]), "—", "—"))
     thr(f"STOW-RS ingest, 4 threads × 10/request, {n} CT instances (instances/s)",
         m["stow"][V].get("instances_per_s"), m["stow"][O].get("instances_per_s"))
     for tier in m["qido"]:
@@ -829,6 +858,12 @@ def main():
             log(f"{s.name}: STOW-RS, 4 threads x 10 per request, {ingest_count} instances")
             measures["stow"][s.name] = measure_stow(s, sets["stow"], 4, 10)
             log(f"  {measures['stow'][s.name]['instances_per_s']:.1f} instances/s")
+
+        measures["cstore_ceiling"] = {}
+        for n_assoc, key in [(4, "cstore4"), (1, "cstore1")]:
+            log(f"client ceiling: storescu -> storescp --ignore, {n_assoc} association(s)")
+            measures["cstore_ceiling"][n_assoc] = measure_cstore_ceiling(sets[key], n_assoc)
+            log(f"  {measures['cstore_ceiling'][n_assoc]['instances_per_s']:.1f} instances/s")
 
         template = sorted(m["path"] for m in sets["cstore4"])[0]
         gen = SmallInstances(template, seed=20240601)
