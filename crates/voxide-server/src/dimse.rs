@@ -60,6 +60,7 @@ const STUDY_ROOT_GET: &str = "1.2.840.10008.5.1.4.1.2.2.3";
 mod status {
     pub const SUCCESS: u16 = 0x0000;
     pub const PENDING: u16 = 0xFF00;
+    pub const CANCEL: u16 = 0xFE00;
     pub const SOP_CLASS_NOT_SUPPORTED: u16 = 0x0122;
     pub const OUT_OF_RESOURCES: u16 = 0xA700;
     pub const MOVE_DESTINATION_UNKNOWN: u16 = 0xA801;
@@ -524,9 +525,41 @@ async fn c_find(
         let data = encode_identifier(ts, &out)?;
         let rsp = response(command::C_FIND_RSP, &m, status::PENDING, true, vec![]);
         send_message(assoc, pc, &rsp, Some(&data)).await?;
+        if cancel_requested(assoc)? {
+            tracing::info!("C-FIND cancelled by the peer");
+            let rsp = response(command::C_FIND_RSP, &m, status::CANCEL, false, vec![]);
+            return send_message(assoc, pc, &rsp, None).await;
+        }
     }
     let rsp = response(command::C_FIND_RSP, &m, status::SUCCESS, false, vec![]);
     send_message(assoc, pc, &rsp, None).await
+}
+
+/// Whether the peer has sent C-CANCEL-RQ, checked without waiting between two C-FIND responses.
+/// dicom-ul's `receive` keeps what it has read when dropped, so polling it once is safe.
+fn cancel_requested(assoc: &mut Assoc) -> Result<bool, ServerError> {
+    use futures::FutureExt;
+    match assoc.receive().now_or_never() {
+        None => Ok(false),
+        Some(Ok(Pdu::PData { data })) => {
+            for pdv in &data {
+                if pdv.value_type == dicom_ul::pdu::PDataValueType::Command && pdv.is_last {
+                    let cmd = message::decode_command(&pdv.data)?;
+                    if u16_of(&cmd, tags::COMMAND_FIELD) == Some(command::C_CANCEL_RQ) {
+                        return Ok(true);
+                    }
+                }
+            }
+            Err(ServerError::Dimse(
+                "a message other than C-CANCEL arrived during a C-FIND".into(),
+            ))
+        }
+        Some(Ok(other)) => Err(ServerError::Dimse(format!(
+            "{} during a C-FIND",
+            other.short_description()
+        ))),
+        Some(Err(e)) => Err(ServerError::Association(format!("during a C-FIND: {e}"))),
+    }
 }
 
 fn to_tag(t: u32) -> Tag {

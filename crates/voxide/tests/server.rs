@@ -326,7 +326,14 @@ fn dcmtk_clients_store_find_move_and_get() {
         .stderr(Stdio::null())
         .spawn()
         .expect("storescp");
-    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", dest_port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "storescp did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let o = run(
         "movescu",
         &[

@@ -93,7 +93,7 @@ fn encode_command(cmd: &InMemDicomObject) -> Result<Vec<u8>, ServerError> {
     Ok(out)
 }
 
-fn decode_command(bytes: &[u8]) -> Result<InMemDicomObject, ServerError> {
+pub(crate) fn decode_command(bytes: &[u8]) -> Result<InMemDicomObject, ServerError> {
     InMemDicomObject::read_dataset_with_ts(bytes, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
         .map_err(|e| ServerError::Dimse(format!("malformed command set: {e}")))
 }
