@@ -652,6 +652,14 @@ struct SubOperations {
 }
 
 impl SubOperations {
+    fn new(count: usize) -> Self {
+        Self {
+            remaining: count.min(usize::from(u16::MAX)) as u16,
+            completed: 0,
+            failed: 0,
+            warning: 0,
+        }
+    }
     fn elements(&self) -> Vec<DataElement<InMemDicomObject>> {
         vec![
             message::us(tags::NUMBER_OF_REMAINING_SUBOPERATIONS, self.remaining),
@@ -679,6 +687,51 @@ impl SubOperations {
     }
 }
 
+/// The common start of C-MOVE and C-GET: the information model from the abstract syntax, the
+/// identifier, and the instances it names. `None` once a failure response has been sent.
+#[allow(clippy::too_many_arguments)]
+async fn retrieval_request(
+    assoc: &mut Assoc,
+    pc: u8,
+    roots: (&str, &str),
+    abstract_syntax: &str,
+    ts: &str,
+    state: &AppState,
+    m: &Message,
+    field: u16,
+) -> Result<Option<Vec<voxide_store::InstanceRef>>, ServerError> {
+    let fail = |code: u16, why: &str| {
+        let extra = if why.is_empty() {
+            vec![]
+        } else {
+            vec![message::lo(tags::ERROR_COMMENT, why)]
+        };
+        response(field, m, code, false, extra)
+    };
+    let patient_root = if abstract_syntax == roots.0 {
+        true
+    } else if abstract_syntax == roots.1 {
+        false
+    } else {
+        send_message(assoc, pc, &fail(status::SOP_CLASS_NOT_SUPPORTED, ""), None).await?;
+        return Ok(None);
+    };
+    let identifier = match decode_identifier(ts, m.data.as_deref()) {
+        Ok(i) => i,
+        Err(e) => {
+            send_message(assoc, pc, &fail(status::DATASET_MISMATCH, &e), None).await?;
+            return Ok(None);
+        }
+    };
+    match instances_to_retrieve(state, &identifier, patient_root).await {
+        Ok(found) => Ok(Some(found)),
+        Err(e) => {
+            send_message(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e), None).await?;
+            Ok(None)
+        }
+    }
+}
+
 async fn c_move(
     assoc: &mut Assoc,
     pc: u8,
@@ -687,81 +740,61 @@ async fn c_move(
     state: &AppState,
     m: Message,
 ) -> Result<(), ServerError> {
-    let patient_root = match abstract_syntax {
-        PATIENT_ROOT_MOVE => true,
-        STUDY_ROOT_MOVE => false,
-        _ => {
-            let rsp = response(
-                command::C_MOVE_RSP,
-                &m,
-                status::SOP_CLASS_NOT_SUPPORTED,
-                false,
-                vec![],
-            );
-            return send_message(assoc, pc, &rsp, None).await;
-        }
-    };
-    let fail = |code: u16, why: &str| {
-        response(
-            command::C_MOVE_RSP,
-            &m,
-            code,
-            false,
-            vec![message::lo(tags::ERROR_COMMENT, why)],
-        )
-    };
     let destination = m.text(tags::MOVE_DESTINATION).unwrap_or_default();
     let Some(remote) = state.config.remote_aes.get(destination.trim()) else {
         let why = format!("unknown move destination '{destination}': add it under [remote_aes] in the configuration");
         tracing::warn!("{why}");
-        return send_message(
-            assoc,
-            pc,
-            &fail(status::MOVE_DESTINATION_UNKNOWN, &why),
-            None,
-        )
-        .await;
+        let rsp = response(
+            command::C_MOVE_RSP,
+            &m,
+            status::MOVE_DESTINATION_UNKNOWN,
+            false,
+            vec![message::lo(tags::ERROR_COMMENT, &why)],
+        );
+        return send_message(assoc, pc, &rsp, None).await;
     };
     let target = scu::Target {
         ae_title: destination.trim().to_string(),
         host: remote.host.clone(),
         port: remote.port,
     };
-    let identifier = match decode_identifier(ts, m.data.as_deref()) {
-        Ok(i) => i,
-        Err(e) => return send_message(assoc, pc, &fail(status::DATASET_MISMATCH, &e), None).await,
+    let roots = (PATIENT_ROOT_MOVE, STUDY_ROOT_MOVE);
+    let field = command::C_MOVE_RSP;
+    let Some(found) =
+        retrieval_request(assoc, pc, roots, abstract_syntax, ts, state, &m, field).await?
+    else {
+        return Ok(());
     };
-    let found = match instances_to_retrieve(state, &identifier, patient_root).await {
-        Ok(f) => f,
-        Err(e) => return send_message(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e), None).await,
-    };
-    let mut ops = SubOperations {
-        remaining: found.len().min(usize::from(u16::MAX)) as u16,
-        completed: 0,
-        failed: 0,
-        warning: 0,
-    };
+    let mut ops = SubOperations::new(found.len());
     if !found.is_empty() {
-        let mut outgoing = Vec::with_capacity(found.len());
-        for r in &found {
-            let file = state.store.read(r).await?;
-            outgoing.push(scu::Outgoing {
-                sop_class_uid: r.sop_class_uid.clone(),
-                sop_instance_uid: r.sop_instance_uid.clone(),
-                transfer_syntax: r.transfer_syntax.clone(),
-                file,
-            });
-        }
-        let refs: Vec<&scu::Outgoing> = outgoing.iter().collect();
-        let mut sender = match scu::Sender::open(&state.config.ae_title, &target, &refs).await {
+        let classes = found
+            .iter()
+            .map(|r| (r.sop_class_uid.clone(), r.transfer_syntax.clone()))
+            .collect();
+        let opened = scu::Sender::open_for(&state.config.ae_title, &target, classes).await;
+        let mut sender = match opened {
             Ok(s) => s,
             Err(e) => {
                 let why = format!("cannot reach {target}: {e}");
-                return send_message(assoc, pc, &fail(status::OUT_OF_RESOURCES, &why), None).await;
+                let rsp = response(
+                    field,
+                    &m,
+                    status::OUT_OF_RESOURCES,
+                    false,
+                    vec![message::lo(tags::ERROR_COMMENT, &why)],
+                );
+                return send_message(assoc, pc, &rsp, None).await;
             }
         };
-        for o in &outgoing {
-            let result = sender.store(o).await;
+        // One file in memory at a time, however large the study.
+        for r in &found {
+            let o = scu::Outgoing {
+                sop_class_uid: r.sop_class_uid.clone(),
+                sop_instance_uid: r.sop_instance_uid.clone(),
+                transfer_syntax: r.transfer_syntax.clone(),
+                file: state.store.read(r).await?,
+            };
+            let result = sender.store(&o).await;
             let code = match &result {
                 Ok(r) => r.status,
                 Err(_) => 0xA700,
@@ -798,43 +831,14 @@ async fn c_get(
     state: &AppState,
     m: Message,
 ) -> Result<(), ServerError> {
-    let patient_root = match abstract_syntax {
-        PATIENT_ROOT_GET => true,
-        STUDY_ROOT_GET => false,
-        _ => {
-            let rsp = response(
-                command::C_GET_RSP,
-                &m,
-                status::SOP_CLASS_NOT_SUPPORTED,
-                false,
-                vec![],
-            );
-            return send_message(assoc, pc, &rsp, None).await;
-        }
+    let roots = (PATIENT_ROOT_GET, STUDY_ROOT_GET);
+    let field = command::C_GET_RSP;
+    let Some(found) =
+        retrieval_request(assoc, pc, roots, abstract_syntax, ts, state, &m, field).await?
+    else {
+        return Ok(());
     };
-    let fail = |code: u16, why: &str| {
-        response(
-            command::C_GET_RSP,
-            &m,
-            code,
-            false,
-            vec![message::lo(tags::ERROR_COMMENT, why)],
-        )
-    };
-    let identifier = match decode_identifier(ts, m.data.as_deref()) {
-        Ok(i) => i,
-        Err(e) => return send_message(assoc, pc, &fail(status::DATASET_MISMATCH, &e), None).await,
-    };
-    let found = match instances_to_retrieve(state, &identifier, patient_root).await {
-        Ok(f) => f,
-        Err(e) => return send_message(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e), None).await,
-    };
-    let mut ops = SubOperations {
-        remaining: found.len().min(usize::from(u16::MAX)) as u16,
-        completed: 0,
-        failed: 0,
-        warning: 0,
-    };
+    let mut ops = SubOperations::new(found.len());
     let mut next_id: u16 = 1;
     for r in &found {
         // A storage context for this class, preferring the stored transfer syntax.

@@ -195,10 +195,20 @@ impl Sender {
         target: &Target,
         objects: &[&Outgoing],
     ) -> Result<Self, ServerError> {
-        let mut classes: BTreeSet<(String, String)> = BTreeSet::new();
-        for o in objects {
-            classes.insert((o.sop_class_uid.clone(), o.transfer_syntax.clone()));
-        }
+        let classes = objects
+            .iter()
+            .map(|o| (o.sop_class_uid.clone(), o.transfer_syntax.clone()))
+            .collect();
+        Self::open_for(calling, target, classes).await
+    }
+
+    /// Opens an association for objects of these (SOP class, stored transfer syntax) pairs,
+    /// without holding the objects themselves.
+    pub async fn open_for(
+        calling: &str,
+        target: &Target,
+        classes: BTreeSet<(String, String)>,
+    ) -> Result<Self, ServerError> {
         let mut contexts: Vec<(String, Vec<String>)> = Vec::new();
         for (class, ts) in classes {
             // One context per (class, stored syntax), so that the peer can accept it as is.
