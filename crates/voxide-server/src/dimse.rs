@@ -478,7 +478,12 @@ async fn c_find(
         }
     };
     tracing::debug!(?level, matches = records.len(), "C-FIND");
-    for record in &records {
+    for (sent, record) in records.iter().enumerate() {
+        // Deferring now and then lets the runtime poll the socket, so a C-CANCEL that arrives
+        // while responses go out without blocking is seen promptly.
+        if sent % 16 == 15 {
+            tokio::task::yield_now().await;
+        }
         // The requested return keys, filled from the index; keys it does not keep stay empty.
         let mut out = InMemDicomObject::new_empty();
         for element in identifier.iter() {

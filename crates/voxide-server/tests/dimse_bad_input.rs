@@ -245,21 +245,32 @@ async fn c_cancel_stops_a_c_find() {
         is_last: true,
         data,
     };
-    assoc
-        .send(&Pdu::PData {
+    // Both PDUs go out in one write, so the cancel is already in the server's read buffer
+    // when it sends its first result: the outcome does not depend on thread scheduling.
+    let mut wire = Vec::new();
+    dicom_ul::pdu::write_pdu(
+        &mut wire,
+        &Pdu::PData {
             data: vec![
                 pdv(PDataValueType::Command, rq),
                 pdv(PDataValueType::Data, data),
             ],
-        })
-        .await
-        .unwrap();
-    assoc
-        .send(&Pdu::PData {
+        },
+    )
+    .unwrap();
+    dicom_ul::pdu::write_pdu(
+        &mut wire,
+        &Pdu::PData {
             data: vec![pdv(PDataValueType::Command, cancel)],
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let stream = assoc.inner_stream();
+        stream.write_all(&wire).await.unwrap();
+        stream.flush().await.unwrap();
+    }
     // Read responses until the final one.
     let mut pending = 0;
     let final_status = loop {
