@@ -1,0 +1,2 @@
+//! The IBSI feature families. Each module exposes `features(..) -> Vec<Feature>`; texture
+//! modules also expose their matrices so that other definitions (PyRadiomics) can reuse them.
