@@ -102,6 +102,10 @@ fn split_csv(line: &str) -> Vec<String> {
 
 /// Compares computed features with the reference rows of one data set; returns
 /// `(matched, failures)` where failures describe each mismatch or missing feature.
+///
+/// Rows are matched by IBSI code and aggregation. Where the table repeats a code for one data
+/// set (V10 and V90 share BC2M; the manual prints 1PR8 for both the histogram minimum and
+/// P10), the n-th such row is matched with the n-th computed feature carrying that code.
 pub fn compare(
     data_set: &str,
     family: &str,
@@ -109,14 +113,22 @@ pub fn compare(
 ) -> (usize, Vec<String>) {
     let mut matched = 0;
     let mut failures = Vec::new();
+    let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
     for r in references()
         .iter()
         .filter(|r| r.data_set == data_set && r.family == family)
     {
-        let found = computed.iter().find(|f| {
-            f.ibsi_code == r.code
-                && f.aggregation.map(table_aggregation).unwrap_or("") == r.aggregation
-        });
+        let nth = seen
+            .entry((r.code.clone(), r.aggregation.clone()))
+            .or_insert(0);
+        let found = computed
+            .iter()
+            .filter(|f| {
+                f.ibsi_code == r.code
+                    && f.aggregation.map(table_aggregation).unwrap_or("") == r.aggregation
+            })
+            .nth(*nth);
+        *nth += 1;
         match found {
             None => failures.push(format!(
                 "{} {} [{}] {}: not computed",
