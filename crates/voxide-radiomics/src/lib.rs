@@ -16,10 +16,15 @@
 //! Discretised grey levels are `u32` arrays where `0` means "outside the ROI intensity mask"
 //! and `1..=n_levels` are the levels.
 
+mod extract;
 pub mod features;
+pub mod processing;
 mod roi;
+pub mod settings;
 
+pub use extract::{extract, features_of_roi};
 pub use roi::Roi;
+pub use settings::{Settings, TextureDimension};
 
 /// One computed feature value.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +111,9 @@ impl Aggregation {
 #[derive(Debug, thiserror::Error)]
 pub enum RadiomicsError {
     /// The mask selects no voxel (after re-segmentation, if any).
-    #[error("the region of interest is empty{0}: check the mask label and the re-segmentation range")]
+    #[error(
+        "the region of interest is empty{0}: check the mask label and the re-segmentation range"
+    )]
     EmptyRoi(String),
     /// Image and mask grids differ.
     #[error("mask and image grids differ: {0}; resample the mask onto the image grid first")]

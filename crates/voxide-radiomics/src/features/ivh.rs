@@ -99,13 +99,7 @@ fn evaluate(mut values: Vec<f64>, g_min: f64, g_max: f64, step: f64) -> (f64, f6
     let span = g_max - g_min;
     let gamma: Vec<f64> = grid
         .iter()
-        .map(|&i| {
-            if span > 0.0 {
-                (i - g_min) / span
-            } else {
-                0.0
-            }
-        })
+        .map(|&i| if span > 0.0 { (i - g_min) / span } else { 0.0 })
         .collect();
     // V_x: the largest volume fraction among intensity fractions of at least x.
     let volume_at = |x: f64| {

@@ -154,7 +154,11 @@ pub fn features(intensities: &[f64]) -> Vec<Feature> {
         f("stat_medad", "N72L", s.mean_abs_dev(median)),
         f("stat_cov", "7TET", s.variance.sqrt() / s.mean),
         f("stat_qcod", "9S40", (p75 - p25) / (p75 + p25)),
-        f("stat_energy", "N8CA", if s.n == 0 { f64::NAN } else { energy }),
+        f(
+            "stat_energy",
+            "N8CA",
+            if s.n == 0 { f64::NAN } else { energy },
+        ),
         f("stat_rms", "5ZWQ", rms),
     ]
 }

@@ -162,3 +162,26 @@ fn printed_precision_match(value: f64, reference: f64, tolerance: f64) -> bool {
     let scale = 10f64.powi(digits);
     (value * scale).round() / scale == (reference * scale).round() / scale
 }
+
+/// The IBSI 1 lung cancer CT phantom (NIfTI) as image and mask: intensities converted to
+/// float and rounded to the nearest integer, as the IBSI manual asks for NIfTI input.
+pub fn ct_phantom() -> (voxide_core::Image<f64>, voxide_core::Image<u8>) {
+    let dir = voxide_testdata::data("radiomics/ibsi/ibsi_1_ct_radiomics_phantom/nifti");
+    let image = voxide_io::read_image(&dir.join("image/phantom.nii.gz")).unwrap();
+    let mask = voxide_io::read_image(&dir.join("mask/mask.nii.gz")).unwrap();
+    let geometry = image.geometry().clone();
+    let image = voxide_core::Image::from_vec(
+        geometry.clone(),
+        image.to_f64_vec().into_iter().map(f64::round).collect(),
+    )
+    .unwrap();
+    let mask = voxide_core::Image::from_vec(
+        geometry,
+        mask.to_f64_vec()
+            .into_iter()
+            .map(|v| u8::from(v.round() > 0.0))
+            .collect(),
+    )
+    .unwrap();
+    (image, mask)
+}
