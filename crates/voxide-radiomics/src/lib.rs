@@ -40,6 +40,17 @@ pub struct Feature {
     pub value: f64,
 }
 
+impl Feature {
+    /// The column name of the feature in tables: the name, then the aggregation when there is
+    /// one, e.g. `cm_joint_max_3d_avg`.
+    pub fn column_name(&self) -> String {
+        match self.aggregation {
+            Some(a) => format!("{}_{}", self.name, a.short_name()),
+            None => self.name.to_string(),
+        }
+    }
+}
+
 /// IBSI feature aggregation methods of the texture families.
 ///
 /// GLCM and GLRLM use the six directional methods; GLSZM, GLDZM, NGTDM and NGLDM have no

@@ -55,6 +55,23 @@ pub struct Settings {
     pub texture: TextureDimension,
 }
 
+impl Default for Settings {
+    /// No interpolation or re-segmentation, fixed bin size 25 from the ROI minimum, 3D texture:
+    /// the closest IBSI equivalent of PyRadiomics' defaults.
+    fn default() -> Self {
+        Settings {
+            interpolation: None,
+            resegmentation: Resegmentation::default(),
+            discretisation: Discretisation::FixedBinSize {
+                width: 25.0,
+                min: None,
+            },
+            ivh: IvhDiscretisation::FixedBinNumber { bins: 1000 },
+            texture: TextureDimension::Volume,
+        }
+    }
+}
+
 impl Settings {
     /// The settings of the IBSI digital phantom: no processing, grey levels used as they are.
     pub fn ibsi_digital_phantom() -> Settings {

@@ -13,6 +13,7 @@ use voxide_core::{AnyImage, Image, LabelMap};
 use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
 mod net_cmd;
+mod radiomics_cmd;
 mod store_cmd;
 
 #[derive(Parser, Debug)]
@@ -119,6 +120,9 @@ enum Command {
         #[arg(long, default_value = "VOXIDE")]
         calling_ae: String,
     },
+    /// Radiomics: IBSI features of a region of interest, for one case or a cohort.
+    #[command(subcommand)]
+    Radiomics(RadiomicsCommand),
     /// Verify that the store's index and files agree (missing, corrupt and orphan files).
     Check {
         /// The store's data folder.
@@ -130,6 +134,48 @@ enum Command {
         /// Remove files that no instance references.
         #[arg(long)]
         repair: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RadiomicsCommand {
+    /// Features of one image and mask, as CSV or JSON (one row).
+    Extract {
+        /// The image: NIfTI, NRRD, or a DICOM series folder.
+        #[arg(long)]
+        image: PathBuf,
+        /// The mask: a NIfTI/NRRD label image on the image grid, or a DICOM RTSTRUCT.
+        #[arg(long)]
+        mask: PathBuf,
+        /// The label of the ROI in the mask (for an RTSTRUCT: the n-th ROI).
+        #[arg(long, default_value_t = 1)]
+        label: u8,
+        #[command(flatten)]
+        settings: radiomics_cmd::SettingsArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: radiomics_cmd::OutputFormat,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Features of every case of a cohort table (columns Image, Mask[, Label], as PyRadiomics'
+    /// batch mode), on all cores, resumable: cases finished by an earlier run are kept.
+    Batch {
+        /// The cohort table (CSV). Relative paths are taken from its folder.
+        cohort: PathBuf,
+        /// The feature table to write (CSV, one row per case). Finished cases are kept in
+        /// `<output>.cases.jsonl` so that an interrupted batch resumes.
+        #[arg(short, long, default_value = "features.csv")]
+        output: PathBuf,
+        #[command(flatten)]
+        settings: radiomics_cmd::SettingsArgs,
+        /// Cases computed at once (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Compute cases that failed in an earlier run again.
+        #[arg(long)]
+        retry_failed: bool,
     },
 }
 
@@ -182,6 +228,27 @@ fn main() -> ExitCode {
             calling_ae,
         } => net_cmd::send(&path, &to, &calling_ae),
         Command::Echo { target, calling_ae } => net_cmd::echo(&target, &calling_ae),
+        Command::Radiomics(RadiomicsCommand::Extract {
+            image,
+            mask,
+            label,
+            settings,
+            format,
+            output,
+        }) => radiomics_cmd::extract(&image, &mask, label, &settings, format, output.as_deref()),
+        Command::Radiomics(RadiomicsCommand::Batch {
+            cohort,
+            output,
+            settings,
+            jobs,
+            retry_failed,
+        }) => radiomics_cmd::batch(
+            &cohort,
+            &output,
+            &settings,
+            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            retry_failed,
+        ),
         Command::Convert {
             input,
             output,
