@@ -324,8 +324,23 @@ fn open_state(path: &Path, fingerprint: &str, fresh: bool) -> Result<std::fs::Fi
         .with_context(|| format!("cannot write {}", path.display()))?;
     if fresh && !exists {
         writeln!(file, "{}", serde_json::json!({ "settings": fingerprint }))?;
+    } else if ends_mid_line(path) {
+        // A killed run may have left half a line: end it so the next record starts afresh.
+        writeln!(file)?;
     }
     Ok(file)
+}
+
+/// Whether the file's last byte is not a newline.
+fn ends_mid_line(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::End(-1))?;
+            f.read_exact(&mut last)
+        })
+        .is_ok_and(|()| last[0] != b'\n')
 }
 
 /// The cohort table: columns `Image`, `Mask`, optional `Label` (PyRadiomics' batch format);

@@ -1,0 +1,162 @@
+//! `voxide radiomics extract` and `voxide radiomics batch` end to end.
+
+use std::path::Path;
+use std::process::Command;
+
+fn voxide() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_voxide"))
+}
+
+fn phantom(file: &str) -> String {
+    voxide_testdata::data(&format!(
+        "radiomics/ibsi/ibsi_1_digital_phantom/nifti/{file}"
+    ))
+    .display()
+    .to_string()
+}
+
+fn read_table(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn extract_writes_one_row_with_ibsi_values() {
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(phantom("image/phantom.nii.gz"))
+        .arg("--mask")
+        .arg(phantom("mask/mask.nii.gz"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // IBSI digital phantom: mean 2.15, 74 voxels.
+    let mean = json["stat_mean"].as_f64().unwrap();
+    assert!((mean - 159.0 / 74.0).abs() < 1e-12, "{mean}");
+}
+
+#[test]
+fn extract_reports_bad_inputs_clearly() {
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(phantom("image/phantom.nii.gz"))
+        .args(["--mask", "/nonexistent/mask.nii.gz"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reading mask") && err.contains("no such file"),
+        "{err}"
+    );
+
+    // Label 2 does not exist in the phantom's mask.
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(phantom("image/phantom.nii.gz"))
+        .arg("--mask")
+        .arg(phantom("mask/mask.nii.gz"))
+        .args(["--label", "2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("region of interest is empty"), "{err}");
+}
+
+#[test]
+fn batch_records_failures_and_resumes_without_recomputing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cohort = tmp.path().join("cohort.csv");
+    // P3 is a copy of P1 under another (relative) name: a distinct case with equal features.
+    std::fs::copy(
+        phantom("image/phantom.nii.gz"),
+        tmp.path().join("copy.nii.gz"),
+    )
+    .unwrap();
+    std::fs::write(
+        &cohort,
+        format!(
+            "Image,Mask,Label,Patient\n{img},{mask},1,P1\n{img},missing.nii.gz,1,P2\ncopy.nii.gz,{mask},1,P3\n",
+            img = phantom("image/phantom.nii.gz"),
+            mask = phantom("mask/mask.nii.gz")
+        ),
+    )
+    .unwrap();
+    let output = tmp.path().join("features.csv");
+    let run = |extra: &[&str]| {
+        let out = voxide()
+            .args(["radiomics", "batch"])
+            .arg(&cohort)
+            .arg("-o")
+            .arg(&output)
+            .args(["--jobs", "2"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let log = run(&[]);
+    assert!(log.contains("0 done earlier, 3 to compute"), "{log}");
+    let table = read_table(&output);
+    assert_eq!(table.len(), 4, "header + 3 cases");
+    let col = |name: &str| table[0].iter().position(|h| h == name).unwrap();
+    assert_eq!(table[1][col("Patient")], "P1");
+    assert_eq!(table[1][col("status")], "ok");
+    assert_eq!(table[2][col("status")], "failed");
+    assert!(
+        table[2][col("error")].contains("no such file"),
+        "{:?}",
+        table[2]
+    );
+    assert_eq!(table[3][col("status")], "ok");
+    assert_eq!(table[1][col("stat_mean")], table[3][col("stat_mean")]);
+
+    // A second run computes nothing and writes the same table.
+    let log = run(&[]);
+    assert!(log.contains("3 done earlier, 0 to compute"), "{log}");
+    assert_eq!(read_table(&output), table);
+
+    // A line cut short by a kill is ignored and its case computed again.
+    let state = tmp.path().join("features.csv.cases.jsonl");
+    let text = std::fs::read_to_string(&state).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let last = lines.pop().unwrap();
+    let cut = &last[..last.len() / 2];
+    std::fs::write(&state, format!("{}\n{cut}", lines.join("\n"))).unwrap();
+    let log = run(&[]);
+    assert!(log.contains("2 done earlier, 1 to compute"), "{log}");
+
+    // --retry-failed computes the failed case again.
+    let log = run(&["--retry-failed"]);
+    assert!(log.contains("2 done earlier, 1 to compute"), "{log}");
+
+    // Other settings refuse to mix with these results.
+    let out = voxide()
+        .args(["radiomics", "batch"])
+        .arg(&cohort)
+        .arg("-o")
+        .arg(&output)
+        .args(["--ibsi-config", "C"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other settings"));
+}
