@@ -14,6 +14,7 @@ use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
 mod net_cmd;
 mod radiomics_cmd;
+mod radiomics_report;
 mod store_cmd;
 
 #[derive(Parser, Debug)]
@@ -176,6 +177,10 @@ enum RadiomicsCommand {
         /// Compute cases that failed in an earlier run again.
         #[arg(long)]
         retry_failed: bool,
+        /// Also write an HTML report (feature distributions, failed cases) with a correlation
+        /// heatmap PNG beside it.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -242,12 +247,14 @@ fn main() -> ExitCode {
             settings,
             jobs,
             retry_failed,
+            report,
         }) => radiomics_cmd::batch(
             &cohort,
             &output,
             &settings,
             jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             retry_failed,
+            report.as_deref(),
         ),
         Command::Convert {
             input,

@@ -203,6 +203,7 @@ pub fn batch(
     settings_args: &SettingsArgs,
     jobs: usize,
     retry_failed: bool,
+    report: Option<&Path>,
 ) -> Result<()> {
     let settings = settings_args.settings()?;
     let cases = read_cohort(cohort)?;
@@ -270,13 +271,35 @@ pub fn batch(
     });
     bar.finish_and_clear();
     done.extend(fresh);
-    let failed = write_table(output, &cases, &done)?;
+    let (failed, columns) = write_table(output, &cases, &done)?;
     eprintln!(
         "wrote {} ({} cases, {} failed)",
         output.display(),
         cases.len(),
         failed
     );
+    if let Some(report) = report {
+        let rows: Vec<crate::radiomics_report::CaseRow> = cases
+            .iter()
+            .map(|case| {
+                let result = done.get(&case.key());
+                let features = result.and_then(|r| r.get("features"));
+                crate::radiomics_report::CaseRow {
+                    name: format!("{} [{}]", case.image.display(), case.label),
+                    error: match result {
+                        None => Some("not computed"),
+                        Some(r) => r.get("error").and_then(|e| e.as_str()),
+                    },
+                    features: columns
+                        .iter()
+                        .map(|c| features.and_then(|f| f.get(c)).and_then(|v| v.as_f64()))
+                        .collect(),
+                }
+            })
+            .collect();
+        let png = crate::radiomics_report::write(report, &columns, &rows)?;
+        eprintln!("wrote {} and {}", report.display(), png.display());
+    }
     Ok(())
 }
 
@@ -400,12 +423,13 @@ fn read_cohort(path: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-/// Writes one row per case, in cohort order; returns the number of failed cases.
+/// Writes one row per case, in cohort order; returns the number of failed cases and the
+/// feature columns.
 fn write_table(
     path: &Path,
     cases: &[Case],
     results: &HashMap<String, serde_json::Value>,
-) -> Result<usize> {
+) -> Result<(usize, Vec<String>)> {
     let mut feature_columns: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
     for case in cases {
@@ -483,7 +507,7 @@ fn write_table(
     w.flush()?;
     drop(w);
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(failed)
+    Ok((failed, feature_columns))
 }
 
 /// Full precision, `nan` for undefined values (what numpy and pandas read back).
