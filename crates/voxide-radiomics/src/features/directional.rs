@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use ndarray::{Array3, Axis, Slice};
+use ndarray::Array3;
 use rayon::prelude::*;
 
 use crate::{Aggregation, Feature, RadiomicsError};
@@ -71,42 +71,45 @@ impl Grid {
     /// Restricting the counting to that box is exact: pairs and runs only involve ROI voxels.
     pub fn new(levels: &Array3<u32>, n_levels: usize) -> Grid {
         let (nk, nj, ni) = levels.dim();
+        let empty = Grid {
+            data: Vec::new(),
+            dims: [0, 0, 0],
+            k0: 0,
+            slice_voxels: Vec::new(),
+        };
+        if nk == 0 || nj == 0 || ni == 0 {
+            return empty;
+        }
+        // Work on contiguous rows (copies only an array that is not in standard layout).
+        let standard = levels.as_standard_layout();
+        let Some(all) = standard.as_slice() else {
+            return empty;
+        };
         let valid = |v: u32| v != 0 && (v as usize) <= n_levels;
         let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-        for k in 0..nk {
-            for j in 0..nj {
-                let row = levels.index_axis(Axis(0), k);
-                let row = row.index_axis(Axis(0), j);
-                // First and last ROI voxel of the row; rows are short, two scans are cheap.
-                let first = row.iter().position(|&v| valid(v));
-                if let Some(first) = first {
-                    let last = ni - 1 - row.iter().rev().position(|&v| valid(v)).unwrap_or(0);
-                    lo = [lo[0].min(k), lo[1].min(j), lo[2].min(first)];
-                    hi = [hi[0].max(k), hi[1].max(j), hi[2].max(last)];
-                }
+        for (r, row) in all.chunks_exact(ni).enumerate() {
+            // First and last ROI voxel of the row; a row without any costs one scan.
+            if let Some(first) = row.iter().position(|&v| valid(v)) {
+                let last = row.iter().rposition(|&v| valid(v)).unwrap_or(first);
+                let (k, j) = (r / nj, r % nj);
+                lo = [lo[0].min(k), lo[1].min(j), lo[2].min(first)];
+                hi = [hi[0].max(k), hi[1].max(j), hi[2].max(last)];
             }
         }
         if lo[0] == usize::MAX {
-            return Grid {
-                data: Vec::new(),
-                dims: [0, 0, 0],
-                k0: 0,
-                slice_voxels: Vec::new(),
-            };
+            return empty;
         }
         let dims = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
         let mut data = Vec::with_capacity(dims[0] * dims[1] * dims[2]);
         let mut slice_voxels = vec![0usize; dims[0]];
-        // (`s!` is avoided: its expansion allows `unsafe_code`, which the workspace forbids.)
-        let crop = levels.slice_each_axis(|ax| {
-            let a = ax.axis.index();
-            Slice::from(lo[a]..hi[a] + 1)
-        });
-        for (k, slab) in crop.outer_iter().enumerate() {
-            for &v in slab.iter() {
-                let v = if valid(v) { v } else { 0 };
-                slice_voxels[k] += usize::from(v != 0);
-                data.push(v);
+        for (kc, k) in (lo[0]..=hi[0]).enumerate() {
+            for j in lo[1]..=hi[1] {
+                let start = (k * nj + j) * ni;
+                for &v in &all[start + lo[2]..=start + hi[2]] {
+                    let v = if valid(v) { v } else { 0 };
+                    slice_voxels[kc] += usize::from(v != 0);
+                    data.push(v);
+                }
             }
         }
         Grid {

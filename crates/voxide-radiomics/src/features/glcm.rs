@@ -69,9 +69,15 @@ impl Glcm {
         }
     }
 
-    /// Builds a matrix from row-major counts; `None` unless `counts.len() == n_levels²`.
+    /// Builds a matrix from row-major counts; `None` unless `counts.len() == n_levels²` and the
+    /// counts are symmetric (IBSI GLCMs are; [`ibsi_values`] relies on it).
     pub fn from_counts(n_levels: usize, counts: Vec<f64>) -> Option<Glcm> {
-        (n_levels.checked_mul(n_levels) == Some(counts.len())).then_some(Glcm { n_levels, counts })
+        if n_levels.checked_mul(n_levels) != Some(counts.len()) {
+            return None;
+        }
+        let symmetric = (0..n_levels)
+            .all(|i| (0..i).all(|j| counts[i * n_levels + j] == counts[j * n_levels + i]));
+        symmetric.then_some(Glcm { n_levels, counts })
     }
 
     /// Number of grey levels (rows and columns).
@@ -181,11 +187,51 @@ pub fn slice_matrices(
 
 /// Counts the voxel pairs `(v, v + offset)` with both voxels in slices `k_range` of the grid.
 fn count(grid: &Grid, n_levels: usize, offset: [isize; 3], k_range: Range<usize>) -> Glcm {
+    // A cell never counts more pairs than the grid has voxels. 32-bit counters halve the
+    // scratch matrix (64 levels: 17 kB, inside L1) which is what bounds this loop; grids too
+    // large for them (over 4·10⁹ voxels) take 64-bit counters.
+    if grid.data.len() < u32::MAX as usize {
+        count_with::<u32>(grid, n_levels, offset, k_range)
+    } else {
+        count_with::<u64>(grid, n_levels, offset, k_range)
+    }
+}
+
+/// An integer pair counter.
+trait Counter: Copy + Default {
+    fn increment(&mut self);
+    fn value(self) -> u64;
+}
+
+impl Counter for u32 {
+    fn increment(&mut self) {
+        *self += 1;
+    }
+    fn value(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl Counter for u64 {
+    fn increment(&mut self) {
+        *self += 1;
+    }
+    fn value(self) -> u64 {
+        self
+    }
+}
+
+fn count_with<C: Counter>(
+    grid: &Grid,
+    n_levels: usize,
+    offset: [isize; 3],
+    k_range: Range<usize>,
+) -> Glcm {
     let [_, nj, ni] = grid.dims;
     // Row and column 0 collect pairs with a voxel outside the ROI: counting them and dropping
     // them afterwards keeps the inner loop free of branches.
     let s = n_levels + 1;
-    let mut scratch = vec![0u64; s * s];
+    let mut scratch = vec![C::default(); s * s];
     let ks = overlap(k_range, offset[0]);
     let js = overlap(0..nj, offset[1]);
     let is = overlap(0..ni, offset[2]);
@@ -201,7 +247,7 @@ fn count(grid: &Grid, n_levels: usize, offset: [isize; 3], k_range: Range<usize>
                 let row_a = &grid.data[a0..a0 + width];
                 let row_b = &grid.data[b0..b0 + width];
                 for (&a, &b) in row_a.iter().zip(row_b) {
-                    scratch[a as usize * s + b as usize] += 1;
+                    scratch[a as usize * s + b as usize].increment();
                 }
             }
         }
@@ -209,17 +255,37 @@ fn count(grid: &Grid, n_levels: usize, offset: [isize; 3], k_range: Range<usize>
     // Symmetrise (IBSI: M = M₊ + M₊ᵀ) while dropping row and column 0.
     let mut m = Glcm::zeros(n_levels);
     for a in 1..s {
-        for b in 1..s {
-            m.counts[(a - 1) * n_levels + (b - 1)] =
-                (scratch[a * s + b] + scratch[b * s + a]) as f64;
+        let row = &mut m.counts[(a - 1) * n_levels..a * n_levels];
+        for (b, cell) in (1..s).zip(row) {
+            *cell = (scratch[a * s + b].value() + scratch[b * s + a].value()) as f64;
         }
     }
     m
 }
 
+/// `log2(c)` for the integer counts `c < LOG2_TABLE_LEN`, which cover nearly every cell of
+/// per-slice matrices: the joint entropy then needs no logarithm per cell.
+const LOG2_TABLE_LEN: usize = 1 << 12;
+
+fn log2_table() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| (0..LOG2_TABLE_LEN).map(|c| (c as f64).log2()).collect())
+}
+
+/// `log2(c)` through the table for small integer counts.
+#[inline]
+fn log2_count(table: &[f64], c: f64) -> f64 {
+    let i = c as usize;
+    if i < table.len() && i as f64 == c {
+        table[i]
+    } else {
+        c.log2()
+    }
+}
+
 /// The 25 IBSI GLCM features of one matrix, in [`FEATURES`] order; all NaN for an empty matrix.
 ///
-/// One pass over the non-zero cells gathers the joint statistics, the marginal `p_i.`, and the
+/// One pass over the non-zero cells of the lower triangle (GLCMs are symmetric) gathers the joint statistics, the marginal `p_i.`, and the
 /// diagonal (`p_{i-j}`) and cross-diagonal (`p_{i+j}`) distributions; every other feature is a
 /// sum over those short vectors. For a symmetric matrix `HXY1 = HXY2 = 2·HX` exactly (the
 /// marginals sum to 1), which the information correlations use.
@@ -229,29 +295,52 @@ pub fn ibsi_values(m: &Glcm) -> [f64; 25] {
     if total <= 0.0 || !total.is_finite() {
         return [f64::NAN; 25];
     }
+    // The pass sums counts, not probabilities, dividing by the total at the end: sums of
+    // integer counts are exact, so a single-cell matrix (flat ROI) gives a marginal of exactly
+    // 1 and a variance of exactly 0 (correlation NaN, not rounding noise).
+    let log2_total = total.log2();
+    let table = log2_table();
     let mut marginal = vec![0.0; ng];
     let mut diff = vec![0.0; ng];
     // Index k = i + j with 1-based levels: 2..=2·ng.
     let mut sum = vec![0.0; 2 * ng + 1];
-    let (mut joint_max, mut energy, mut joint_entropy, mut auto_corr) = (0.0f64, 0.0, 0.0, 0.0);
+    let (mut max_count, mut sum_sq, mut entropy_sum, mut auto_sum) = (0.0f64, 0.0, 0.0, 0.0);
+    // The matrix is symmetric: visit the lower triangle and weigh off-diagonal cells twice.
+    let mut marginal_count = vec![0.0; ng];
     for a in 0..ng {
-        let row = &m.counts[a * ng..(a + 1) * ng];
+        let row = &m.counts[a * ng..=a * ng + a];
+        let i = (a + 1) as f64;
+        let mut row_j = 0.0;
         for (b, &c) in row.iter().enumerate() {
             if c == 0.0 {
                 continue;
             }
-            // Divide rather than multiply by 1/total: a single-cell matrix then gives p = 1
-            // exactly, so the variance of a flat ROI is exactly 0 (correlation NaN, not noise).
-            let p = c / total;
-            joint_max = joint_max.max(p);
-            energy += p * p;
-            joint_entropy -= p * p.log2();
-            auto_corr += ((a + 1) * (b + 1)) as f64 * p;
-            marginal[a] += p;
-            diff[a.abs_diff(b)] += p;
-            sum[a + b + 2] += p;
+            let weight = if a == b { 1.0 } else { 2.0 };
+            let wc = weight * c;
+            marginal_count[a] += c;
+            if a != b {
+                marginal_count[b] += c;
+            }
+            row_j += (b + 1) as f64 * wc;
+            max_count = max_count.max(c);
+            sum_sq += c * wc;
+            // -p·log2(p) = c·(log2(N) − log2(c)) / N: every term is ≥ 0, and exactly 0 for
+            // the single cell of a flat ROI.
+            entropy_sum += wc * (log2_total - log2_count(table, c));
+            diff[a - b] += wc;
+            sum[a + b + 2] += wc;
         }
+        auto_sum += i * row_j;
     }
+    for (p, &c) in marginal.iter_mut().zip(&marginal_count) {
+        *p = c / total;
+    }
+    diff.iter_mut().for_each(|d| *d /= total);
+    sum.iter_mut().for_each(|d| *d /= total);
+    let joint_max = max_count / total;
+    let energy = sum_sq / (total * total);
+    let joint_entropy = entropy_sum / total;
+    let auto_corr = auto_sum / total;
 
     let (mut mu, mut hx) = (0.0, 0.0);
     for (a, &p) in marginal.iter().enumerate() {
@@ -587,8 +676,9 @@ mod tests {
     #[test]
     fn add_widens() {
         let mut a = Glcm::from_counts(1, vec![2.0]).unwrap();
-        a.add(&Glcm::from_counts(2, vec![1.0, 2.0, 3.0, 4.0]).unwrap());
-        assert_eq!(a.counts(), &[3.0, 2.0, 3.0, 4.0]);
+        a.add(&Glcm::from_counts(2, vec![1.0, 2.0, 2.0, 4.0]).unwrap());
+        assert_eq!(a.counts(), &[3.0, 2.0, 2.0, 4.0]);
         assert!(Glcm::from_counts(2, vec![1.0]).is_none());
+        assert!(Glcm::from_counts(2, vec![1.0, 2.0, 3.0, 4.0]).is_none());
     }
 }

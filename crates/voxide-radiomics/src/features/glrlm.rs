@@ -214,9 +214,9 @@ fn count(grid: &Grid, n_levels: usize, direction: [isize; 3], k_range: Range<usi
     let stride = d[0] * (nj * ni) as isize + d[1] * ni as isize + d[2];
     let max_run = bounds.iter().map(|b| b.len()).max().unwrap_or(0);
     let w = max_run + 1;
-    // Row 0 (outside the ROI) is never written; run length r lands in column r.
+    // Run length r of level l lands in cell l·w + r. Row 0 takes the "runs" of voxels outside
+    // the ROI, so the walk records every run without testing its level.
     let mut scratch = vec![0u64; (n_levels + 1) * w];
-    let mut longest = 0usize;
 
     // Steps that stay inside `b` from `x` along `step`.
     let steps = |x: usize, b: &Range<usize>, step: isize| -> usize {
@@ -226,54 +226,56 @@ fn count(grid: &Grid, n_levels: usize, direction: [isize; 3], k_range: Range<usi
             _ => usize::MAX,
         }
     };
-    let inside = |x: usize, b: &Range<usize>, step: isize| -> bool {
+    // Whether `x - step` is inside `b`.
+    let before_inside = |x: usize, b: &Range<usize>, step: isize| -> bool {
         let p = x as isize - step;
         p >= b.start as isize && p < b.end as isize
     };
     for k in k_range {
         for j in 0..nj {
-            for i in 0..ni {
-                // A line starts where the previous voxel along the direction is off the grid.
-                if inside(k, &bounds[0], d[0])
-                    && inside(j, &bounds[1], d[1])
-                    && inside(i, &bounds[2], d[2])
-                {
-                    continue;
+            // Lines start where the previous voxel along the direction is off the grid: the
+            // whole row when the previous row is, else the first or last |di| voxels.
+            let starts = if before_inside(k, &bounds[0], d[0]) && before_inside(j, &bounds[1], d[1])
+            {
+                let n = d[2].unsigned_abs().min(ni);
+                if d[2] > 0 {
+                    0..n
+                } else {
+                    ni - n..ni
                 }
-                let n = steps(k, &bounds[0], d[0])
-                    .min(steps(j, &bounds[1], d[1]))
-                    .min(steps(i, &bounds[2], d[2]))
-                    + 1;
+            } else {
+                0..ni
+            };
+            let n_row = steps(k, &bounds[0], d[0]).min(steps(j, &bounds[1], d[1]));
+            for i in starts {
+                let n = n_row.min(steps(i, &bounds[2], d[2])) + 1;
                 let mut idx = ((k * nj + j) * ni + i) as isize;
                 let (mut cur, mut len) = (0u32, 0usize);
                 for _ in 0..n {
                     let a = grid.data[idx as usize];
-                    if a == cur {
-                        len += 1;
-                    } else {
-                        if cur != 0 {
-                            scratch[cur as usize * w + len] += 1;
-                            longest = longest.max(len);
-                        }
+                    if a != cur {
+                        scratch[cur as usize * w + len] += 1;
                         cur = a;
-                        len = 1;
+                        len = 0;
                     }
+                    len += 1;
                     idx += stride;
                 }
-                if cur != 0 {
-                    scratch[cur as usize * w + len] += 1;
-                    longest = longest.max(len);
-                }
+                scratch[cur as usize * w + len] += 1;
             }
         }
     }
     // Keep only the run lengths that occur: per-slice matrices stay small and the feature
     // loops do not scan empty columns.
+    let longest = (1..w)
+        .rev()
+        .find(|&r| (1..=n_levels).any(|l| scratch[l * w + r] != 0))
+        .unwrap_or(0);
     m.max_run = longest;
     m.counts = vec![0.0; n_levels * longest];
-    for a in 1..=n_levels {
+    for l in 1..=n_levels {
         for r in 1..=longest {
-            m.counts[(a - 1) * longest + (r - 1)] = scratch[a * w + r] as f64;
+            m.counts[(l - 1) * longest + r - 1] = scratch[l * w + r] as f64;
         }
     }
     m
