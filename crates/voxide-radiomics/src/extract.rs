@@ -2,7 +2,7 @@
 
 use voxide_core::Image;
 
-use crate::features::{histogram, ivh, statistics};
+use crate::features::{glcm, glrlm, histogram, ivh, statistics};
 use crate::processing::{discretise, prepare_roi};
 use crate::settings::Settings;
 use crate::{Feature, RadiomicsError, Roi};
@@ -33,5 +33,8 @@ pub fn features_of_roi(roi: &Roi, settings: &Settings) -> Result<Vec<Feature>, R
     out.extend(statistics::features(&intensities));
     out.extend(histogram::features(&level_values, n_levels));
     out.extend(ivh::features(&intensities, settings.ivh));
+    let directional = settings.texture.directional();
+    out.extend(glcm::features(&levels, n_levels, directional));
+    out.extend(glrlm::features(&levels, n_levels, directional));
     Ok(out)
 }

@@ -31,7 +31,11 @@ pub fn write(path: &Path, columns: &[String], rows: &[CaseRow<'_>]) -> Result<Pa
         .collect();
     let varying: Vec<usize> = (0..columns.len())
         .filter(|&c| {
-            let finite: Vec<f64> = values[c].iter().copied().filter(|v| v.is_finite()).collect();
+            let finite: Vec<f64> = values[c]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
             finite.len() >= 2 && finite.iter().any(|&v| v != finite[0])
         })
         .collect();
@@ -104,7 +108,9 @@ fn histogram_cell(name: &str, values: &[f64]) -> String {
     let mut svg = format!("<svg width=\"{w}\" height=\"{h}\">");
     let (lo, hi) = finite
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     if !finite.is_empty() {
         let mut counts = vec![0usize; bins];
         for &v in &finite {
@@ -156,7 +162,9 @@ fn short(v: f64) -> String {
 
 /// Average ranks (ties share their mean rank); NaN stays NaN.
 fn rank(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_finite()).collect();
+    let mut order: Vec<usize> = (0..values.len())
+        .filter(|&i| values[i].is_finite())
+        .collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
     let mut ranks = vec![f64::NAN; values.len()];
     let mut i = 0;

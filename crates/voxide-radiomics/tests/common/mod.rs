@@ -57,11 +57,22 @@ pub fn references() -> Vec<Reference> {
     for line in text.lines().skip(1) {
         let f = split_csv(line);
         assert_eq!(f.len(), 9, "bad reference row: {line}");
+        // The manual prints no code for GLSZM small zone emphasis, so the table filed its rows
+        // under the GLRLM label with the GLSZM section code 9SAK; IBSI's code for it is 5QRC.
+        let misfiled = f[3] == "9SAK";
         rows.push(Reference {
-            family: f[0].clone(),
+            family: if misfiled {
+                "glszm".into()
+            } else {
+                f[0].clone()
+            },
             label: f[1].clone(),
             name: f[2].clone(),
-            code: f[3].clone(),
+            code: if misfiled {
+                "5QRC".into()
+            } else {
+                f[3].clone()
+            },
             data_set: f[4].clone(),
             aggregation: f[5].clone(),
             value: f[6].parse().unwrap_or(f64::NAN),
