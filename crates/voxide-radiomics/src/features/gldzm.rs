@@ -13,7 +13,7 @@
 
 use ndarray::Array3;
 
-use super::glszm::for_each_zone;
+use super::glszm::zones;
 use super::lattice::{self, Shape};
 use super::zone_matrix::{self, idx, ZoneMatrix};
 use crate::{Aggregation, Feature};
@@ -197,56 +197,70 @@ impl<'a> Input<'a> {
 }
 
 fn zone_distance_matrix(levels: &[u32], d: &[u32], shape: Shape, n_rows: usize) -> ZoneMatrix {
-    let mut pairs = Vec::new();
-    let mut n_voxels = 0u64;
-    for_each_zone(levels, shape, |level, voxels| {
-        n_voxels += voxels.len() as u64;
-        let distance = voxels.iter().map(|&v| d[v]).min().unwrap_or(0);
-        pairs.push((level, distance));
-    });
+    let geometry = shape.padded();
+    // `zones` reads the distance map in its padded layout.
+    let d = geometry.pad(d);
+    let zones = zones(&geometry, levels, Some(&d));
+    let n_voxels = zones.iter().map(|z| u64::from(z.size)).sum();
+    let pairs = zones.iter().map(|z| (z.level, z.min_distance)).collect();
     ZoneMatrix::from_pairs(n_rows, pairs, n_voxels)
 }
 
 /// L1 distance of every mask voxel to the nearest non-mask voxel (0 outside the mask), by one
-/// forward and one backward pass per axis: the L1 norm is the sum of per-axis distances, so
-/// the transform separates into 1D passes. The k axis is skipped for in-plane distances.
+/// forward and one backward min-plus sweep per axis: the L1 norm is the sum of per-axis
+/// distances, so the transform separates into 1D passes. The k axis is skipped for in-plane
+/// distances. Positions just beyond the array count as outside the mask (distance 0).
 fn distances(mask: &[bool], shape: Shape, three_d: bool) -> Vec<u32> {
     let mut d: Vec<u32> = mask.iter().map(|&m| if m { u32::MAX } else { 0 }).collect();
-    let Shape { nk, nj, ni } = shape;
-    // (outer blocks, axis length, inner stride) of each axis in C order.
-    let mut axes = vec![(nk * nj, ni, 1), (nk, nj, ni)];
-    if three_d {
-        axes.push((1, nk, nj * ni));
+    let Shape { nj, ni, .. } = shape;
+    if d.is_empty() || nj == 0 || ni == 0 {
+        return d;
     }
-    for (outer, n, inner) in axes {
-        for o in 0..outer {
-            let block = &mut d[o * n * inner..(o + 1) * n * inner];
-            // Position -1 and n lie beyond the array: outside the mask, distance 0.
-            for x in 0..n {
-                for t in 0..inner {
-                    let prev = if x == 0 {
-                        0
-                    } else {
-                        block[(x - 1) * inner + t]
-                    };
-                    let cell = &mut block[x * inner + t];
-                    *cell = (*cell).min(prev.saturating_add(1));
-                }
-            }
-            for x in (0..n).rev() {
-                for t in 0..inner {
-                    let next = if x + 1 == n {
-                        0
-                    } else {
-                        block[(x + 1) * inner + t]
-                    };
-                    let cell = &mut block[x * inner + t];
-                    *cell = (*cell).min(next.saturating_add(1));
-                }
-            }
+    for row in d.chunks_exact_mut(ni) {
+        let mut prev = 0u32;
+        for x in row.iter_mut() {
+            prev = (*x).min(prev.saturating_add(1));
+            *x = prev;
+        }
+        prev = 0;
+        for x in row.iter_mut().rev() {
+            prev = (*x).min(prev.saturating_add(1));
+            *x = prev;
         }
     }
+    for plane in d.chunks_exact_mut(nj * ni) {
+        sweep(plane, ni);
+    }
+    if three_d {
+        sweep(&mut d, nj * ni);
+    }
     d
+}
+
+/// Min-plus sweep along the axis whose consecutive elements are the blocks of `width`
+/// elements of `data` (rows of a slice, or slices of a volume), whole blocks at a time so the
+/// inner loops run over contiguous memory.
+fn sweep(data: &mut [u32], width: usize) {
+    let n = data.len() / width;
+    if n == 0 {
+        return;
+    }
+    let clamp_to_edge = |block: &mut [u32]| block.iter_mut().for_each(|x| *x = (*x).min(1));
+    clamp_to_edge(&mut data[..width]);
+    for b in 1..n {
+        let (done, rest) = data.split_at_mut(b * width);
+        let prev = &done[(b - 1) * width..];
+        for (x, &p) in rest[..width].iter_mut().zip(prev) {
+            *x = (*x).min(p.saturating_add(1));
+        }
+    }
+    clamp_to_edge(&mut data[(n - 1) * width..]);
+    for b in (0..n - 1).rev() {
+        let (head, tail) = data.split_at_mut((b + 1) * width);
+        for (x, &p) in head[b * width..].iter_mut().zip(&tail[..width]) {
+            *x = (*x).min(p.saturating_add(1));
+        }
+    }
 }
 
 #[cfg(test)]

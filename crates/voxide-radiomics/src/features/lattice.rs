@@ -2,10 +2,10 @@
 //! NGTDM, NGLDM): C-ordered voxel indices, neighbour enumeration and the aggregation of
 //! per-slice / volume matrices into [`Feature`]s.
 //!
-//! Working on flat indices of a contiguous buffer (instead of `ndarray` indexing) keeps the
-//! inner loops free of per-access stride arithmetic and bounds checks on three axes, and lets a
-//! 2D slice be handled by the same code as a volume: a slice is a lattice with `nk == 1`, where
-//! 26-neighbourhoods shrink to 8-neighbourhoods and 6-neighbourhoods to 4-neighbourhoods.
+//! Working on flat indices of a zero-bordered contiguous buffer (instead of `ndarray`
+//! indexing) keeps the inner loops free of per-access stride arithmetic and border tests, and
+//! lets a 2D slice be handled by the same code as a volume: a slice is a lattice with
+//! `nk == 1`, where 26-neighbourhoods shrink to 8-neighbourhoods.
 
 use std::borrow::Cow;
 
@@ -51,31 +51,148 @@ impl Shape {
         Shape { nk: 1, ..self }
     }
 
-    /// Calls `f` with the flat index of every neighbour of voxel `v` within Chebyshev
-    /// distance 1 inside the lattice: 26 in a volume, 8 in a slice (`nk == 1`).
-    #[inline]
-    pub(crate) fn for_each_neighbour(self, v: usize, mut f: impl FnMut(usize)) {
-        let plane = self.plane();
-        let k = v / plane;
-        let r = v % plane;
-        let j = r / self.ni;
-        let i = r % self.ni;
-        // Clamped ranges instead of 26 bounds checks: the lattice border needs no special case
-        // and interior voxels pay only the loop overhead.
-        let (k0, k1) = (k.saturating_sub(1), (k + 1).min(self.nk - 1));
-        let (j0, j1) = (j.saturating_sub(1), (j + 1).min(self.nj - 1));
-        let (i0, i1) = (i.saturating_sub(1), (i + 1).min(self.ni - 1));
-        for kk in k0..=k1 {
-            for jj in j0..=j1 {
-                let base = (kk * self.nj + jj) * self.ni;
-                for ii in i0..=i1 {
-                    let u = base + ii;
-                    if u != v {
-                        f(u);
+    /// The zero-bordered layout of this lattice, see [`Padded`].
+    pub(crate) fn padded(self) -> Padded {
+        Padded::new(self)
+    }
+}
+
+/// A lattice copied into a buffer with a one-voxel border of `T::default()` (0 / `false`:
+/// outside the ROI) around it, in i and j always and in k for volumes (`nk > 1`).
+///
+/// With the border, every voxel of the lattice has all its neighbours at fixed flat offsets,
+/// so neighbourhood loops need no coordinates, divisions or bounds logic: neighbours beyond
+/// the lattice read as "outside the ROI", which is what every family wants. A slice
+/// (`nk == 1`) gets the 8 in-plane offsets, a volume the 26 of Chebyshev distance 1.
+#[derive(Debug, Clone)]
+pub(crate) struct Padded {
+    shape: Shape,
+    /// Padded extents.
+    pk: usize,
+    pj: usize,
+    pi: usize,
+    /// Flat offsets of the Chebyshev-1 neighbours.
+    offsets: Vec<isize>,
+    /// Flat offsets of the rows `(k + dk, j + dj)` around a row, itself included: 9 in a
+    /// volume, 3 in a slice. With the i border, `row + offset - 1 .. row + offset + ni + 1`
+    /// is always inside the buffer.
+    row_offsets: Vec<isize>,
+}
+
+impl Padded {
+    fn new(shape: Shape) -> Padded {
+        let three_d = shape.nk > 1;
+        let pk = if three_d { shape.nk + 2 } else { shape.nk };
+        let (pj, pi) = (shape.nj + 2, shape.ni + 2);
+        let dk: &[isize] = if three_d { &[-1, 0, 1] } else { &[0] };
+        let mut offsets = Vec::with_capacity(26);
+        let mut row_offsets = Vec::with_capacity(9);
+        for &k in dk {
+            for j in -1isize..=1 {
+                let row = (k * pj as isize + j) * pi as isize;
+                row_offsets.push(row);
+                for i in -1isize..=1 {
+                    if (k, j, i) != (0, 0, 0) {
+                        offsets.push(row + i);
                     }
                 }
             }
         }
+        Padded {
+            shape,
+            pk,
+            pj,
+            pi,
+            offsets,
+            row_offsets,
+        }
+    }
+
+    /// Flat offsets of a voxel's Chebyshev-1 neighbours in the padded buffer.
+    pub(crate) fn offsets(&self) -> &[isize] {
+        &self.offsets
+    }
+
+    /// Voxels per lattice row (`ni`).
+    pub(crate) fn row_len(&self) -> usize {
+        self.shape.ni
+    }
+
+    /// Length of the padded buffer.
+    pub(crate) fn len(&self) -> usize {
+        self.pk * self.pj * self.pi
+    }
+
+    /// Padded index of the first voxel of row `(k, j)` of the lattice.
+    fn row_start(&self, k: usize, j: usize) -> usize {
+        let kk = if self.pk > self.shape.nk { k + 1 } else { k };
+        (kk * self.pj + j + 1) * self.pi + 1
+    }
+
+    /// Padded index ranges of the lattice's rows, in C order: together they visit every
+    /// lattice voxel once, in the order of the unpadded buffer.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let (nj, ni) = (self.shape.nj, self.shape.ni);
+        (0..self.shape.nk)
+            .flat_map(move |k| (0..nj).map(move |j| (k, j)))
+            .map(move |(k, j)| {
+                let start = self.row_start(k, j);
+                start..start + ni
+            })
+    }
+
+    /// Calls `f(row_range, acc)` for every lattice row that holds an ROI voxel, after adding
+    /// `cell(neighbour, centre)` over the row's whole 3×3×3 (3×3 in a slice) neighbourhood,
+    /// centre included, into `acc[x]` for each voxel `x` of the row.
+    ///
+    /// Summing whole neighbour rows at a time, as three shifted slices zipped together, lets
+    /// the compiler vectorise the 27 (9) terms per voxel; the per-voxel loop over neighbour
+    /// offsets it replaces was several times slower. Neighbours in the zero border or outside
+    /// the ROI enter `cell` as 0.
+    pub(crate) fn for_each_row_sum<A>(
+        &self,
+        padded: &[u32],
+        cell: impl Fn(u32, u32) -> A,
+        mut f: impl FnMut(std::ops::Range<usize>, &[A]),
+    ) where
+        A: Copy + Default + std::ops::Add<Output = A>,
+    {
+        let ni = self.shape.ni;
+        let mut acc = vec![A::default(); ni];
+        for row in self.rows() {
+            let centre = &padded[row.clone()];
+            if centre.iter().all(|&l| l == 0) {
+                continue;
+            }
+            acc.fill(A::default());
+            for &o in &self.row_offsets {
+                let first = row.start.wrapping_add_signed(o) - 1;
+                let r = &padded[first..first + ni + 2];
+                for ((((a, &c), &x0), &x1), &x2) in acc
+                    .iter_mut()
+                    .zip(centre)
+                    .zip(&r[..ni])
+                    .zip(&r[1..ni + 1])
+                    .zip(&r[2..])
+                {
+                    *a = *a + cell(x0, c) + cell(x1, c) + cell(x2, c);
+                }
+            }
+            f(row, &acc);
+        }
+    }
+
+    /// Copies a lattice buffer (`shape.len()` elements, C order) into the padded layout.
+    pub(crate) fn pad<T: Copy + Default>(&self, data: &[T]) -> Vec<T> {
+        let mut out = vec![T::default(); self.len()];
+        let ni = self.shape.ni;
+        if ni == 0 {
+            return out;
+        }
+        for (row, src) in self.rows().zip(data.chunks(ni)) {
+            out[row].copy_from_slice(src);
+        }
+        out
     }
 }
 
@@ -223,8 +340,18 @@ mod tests {
     use super::*;
 
     fn neighbours(shape: Shape, v: usize) -> Vec<usize> {
-        let mut out = Vec::new();
-        shape.for_each_neighbour(v, |u| out.push(u));
+        // Map padded neighbour indices back to lattice indices through a padded index map.
+        let p = shape.padded();
+        let ids: Vec<usize> = (1..=shape.len()).collect();
+        let padded = p.pad(&ids);
+        let pv = p.rows().flatten().nth(v).unwrap();
+        let mut out: Vec<usize> = p
+            .offsets()
+            .iter()
+            .map(|&o| padded[pv.wrapping_add_signed(o)])
+            .filter(|&id| id > 0)
+            .map(|id| id - 1)
+            .collect();
         out.sort_unstable();
         out
     }
@@ -247,5 +374,7 @@ mod tests {
             ni: 1,
         };
         assert!(neighbours(single, 0).is_empty());
+        let rows: Vec<_> = s.padded().rows().flatten().collect();
+        assert_eq!(rows.len(), 27);
     }
 }

@@ -121,20 +121,20 @@ fn build(data: &[u32], shape: Shape, index: &LevelIndex, n_rows: usize, alpha: u
     // Dense table over the levels present × dependence counts: at most 27 columns.
     let mut table = vec![0u64; index.len() * MAX_DEPENDENCE];
     let mut n_voxels = 0u64;
-    for (v, &level) in data.iter().enumerate().take(shape.len()) {
-        if level == 0 {
-            continue;
-        }
-        n_voxels += 1;
-        let mut dependence = 1usize;
-        shape.for_each_neighbour(v, |u| {
-            let l = data[u];
-            if l > 0 && l.abs_diff(level) <= alpha {
-                dependence += 1;
+    let geometry = shape.padded();
+    let padded = geometry.pad(data);
+    // Summed over the whole neighbourhood, centre included: the centre always depends on
+    // itself, which is the "1 +" of the IBSI count. Level 0 (outside) never counts.
+    let dependent = |x: u32, c: u32| u32::from(x != 0 && x.abs_diff(c) <= alpha);
+    geometry.for_each_row_sum(&padded, dependent, |row, acc| {
+        for (&level, &dependence) in padded[row].iter().zip(acc) {
+            if level > 0 {
+                n_voxels += 1;
+                let column = (dependence as usize).clamp(1, MAX_DEPENDENCE);
+                table[index.slot(level) * MAX_DEPENDENCE + column - 1] += 1;
             }
-        });
-        table[index.slot(level) * MAX_DEPENDENCE + dependence - 1] += 1;
-    }
+        }
+    });
     ZoneMatrix::from_dense(n_rows, index.levels(), MAX_DEPENDENCE, &table, n_voxels)
 }
 

@@ -29,11 +29,18 @@ impl ZoneMatrix {
     /// Builds a matrix from one `(level, column)` pair per zone. `n_voxels` is the number of
     /// ROI voxels the zones were taken from (`N_v`). Pairs with level or column 0 are ignored
     /// (both count from 1; a 0 would divide by zero in the emphasis features).
-    pub fn from_pairs(n_levels: usize, mut pairs: Vec<(u32, u32)>, n_voxels: u64) -> ZoneMatrix {
-        pairs.retain(|&(l, c)| l > 0 && c > 0);
-        pairs.sort_unstable();
+    pub fn from_pairs(n_levels: usize, pairs: Vec<(u32, u32)>, n_voxels: u64) -> ZoneMatrix {
+        // Sorting packed u64 keys is several times faster than sorting tuples, and a 3D GLSZM
+        // of a noisy ROI has tens of thousands of zones.
+        let mut keys: Vec<u64> = pairs
+            .into_iter()
+            .filter(|&(l, c)| l > 0 && c > 0)
+            .map(|(l, c)| (u64::from(l) << 32) | u64::from(c))
+            .collect();
+        keys.sort_unstable();
         let mut entries: Vec<ZoneEntry> = Vec::new();
-        for (level, column) in pairs {
+        for key in keys {
+            let (level, column) = ((key >> 32) as u32, key as u32);
             match entries.last_mut() {
                 Some(e) if e.level == level && e.column == column => e.count += 1,
                 _ => entries.push(ZoneEntry {
