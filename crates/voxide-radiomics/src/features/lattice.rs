@@ -57,8 +57,9 @@ impl Shape {
     }
 }
 
-/// A lattice copied into a buffer with a one-voxel border of `T::default()` (0 / `false`:
-/// outside the ROI) around it, in i and j always and in k for volumes (`nk > 1`).
+/// The layout of a lattice copied into a buffer with a one-voxel border of `T::default()`
+/// (0 / `false`: outside the ROI) around it, in i and j always and in k for volumes
+/// (`nk > 1`); [`Padded::pad`] makes such a copy.
 ///
 /// With the border, every voxel of the lattice has all its neighbours at fixed flat offsets,
 /// so neighbourhood loops need no coordinates, divisions or bounds logic: neighbours beyond
@@ -189,7 +190,7 @@ impl Padded {
         if ni == 0 {
             return out;
         }
-        for (row, src) in self.rows().zip(data.chunks(ni)) {
+        for (row, src) in self.rows().zip(data.chunks_exact(ni)) {
             out[row].copy_from_slice(src);
         }
         out
