@@ -2,7 +2,7 @@
 
 use voxide_core::Image;
 
-use crate::features::{glcm, glrlm, histogram, ivh, statistics};
+use crate::features::{glcm, gldzm, glrlm, glszm, histogram, ivh, ngldm, ngtdm, statistics};
 use crate::processing::{discretise, prepare_roi};
 use crate::settings::Settings;
 use crate::{Feature, RadiomicsError, Roi};
@@ -36,5 +36,15 @@ pub fn features_of_roi(roi: &Roi, settings: &Settings) -> Result<Vec<Feature>, R
     let directional = settings.texture.directional();
     out.extend(glcm::features(&levels, n_levels, directional));
     out.extend(glrlm::features(&levels, n_levels, directional));
+    let zonal = settings.texture.zonal();
+    out.extend(glszm::features(&levels, n_levels, zonal));
+    out.extend(gldzm::features(
+        &levels,
+        &roi.morphological_mask,
+        n_levels,
+        zonal,
+    ));
+    out.extend(ngtdm::features(&levels, n_levels, zonal));
+    out.extend(ngldm::features(&levels, n_levels, zonal));
     Ok(out)
 }

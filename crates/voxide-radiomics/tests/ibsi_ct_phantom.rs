@@ -13,6 +13,10 @@ fn ibsi_configurations_a_to_e_match_the_reference_values() {
         "intensity_volume_histogram",
         "glcm",
         "glrlm",
+        "glszm",
+        "gldzm",
+        "ngtdm",
+        "ngldm",
     ];
     let mut failures = Vec::new();
     let mut report = String::new();

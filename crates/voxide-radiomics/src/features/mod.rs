@@ -3,7 +3,13 @@
 
 mod directional;
 pub mod glcm;
+pub mod gldzm;
 pub mod glrlm;
+pub mod glszm;
 pub mod histogram;
 pub mod ivh;
+mod lattice;
+pub mod ngldm;
+pub mod ngtdm;
 pub mod statistics;
+pub mod zone_matrix;
