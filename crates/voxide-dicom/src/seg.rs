@@ -307,14 +307,13 @@ pub fn seg_from_object_with_limit(
     };
     let rows = dimension(tags::ROWS, "Rows")?;
     let columns = dimension(tags::COLUMNS, "Columns")?;
-    let n_frames = int_of(obj, tags::NUMBER_OF_FRAMES)
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| {
-            fail(
-                "Number of Frames (0028,0008) is missing or below 1; a SEG is a multi-frame object"
-                    .into(),
-            )
-        })?;
+    // Absent, Number of Frames means one frame (as for any image).
+    let n_frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
+    if n_frames < 1 {
+        return Err(fail(format!(
+            "Number of Frames is {n_frames}; a segmentation has at least one frame"
+        )));
+    }
     let n_frames = usize::try_from(n_frames)
         .map_err(|_| fail(format!("Number of Frames {n_frames} is too large")))?;
 

@@ -276,6 +276,39 @@ fn stored_frame_values_match_pydicom() {
     }
 }
 
+#[test]
+fn every_seg_in_the_shared_data_reads() {
+    let manifest = std::fs::read_to_string(common::data_dir().join("MANIFEST.tsv")).unwrap();
+    let (mut read, mut refused) = (0, 0);
+    for line in manifest.lines() {
+        let mut cols = line.split('\t');
+        let (Some(path), Some(description)) = (cols.next(), cols.nth(2)) else {
+            continue;
+        };
+        if !description.starts_with("DICOM SEG ") {
+            continue;
+        }
+        let result = read_seg(&common::data_dir().join(path));
+        if path.ends_with("_1frame.dcm") {
+            // pydicom's one-frame cuts of liver.dcm keep the three per-frame items of the
+            // original and drop Number of Frames.
+            let msg = message(result);
+            assert!(
+                msg.contains("Number of Frames is 1 but the Per-Frame Functional Groups Sequence has 3 items"),
+                "{msg}"
+            );
+            refused += 1;
+            continue;
+        }
+        let seg = result.unwrap_or_else(|e| panic!("{e}"));
+        for f in 0..seg.frames.len() {
+            seg.frame_values(f).unwrap();
+        }
+        read += 1;
+    }
+    assert_eq!((read, refused), (14, 2));
+}
+
 /// Rasterises every segment and the label map, and compares them with highdicom.
 fn compare_with_highdicom(name: &str, grid: &str, geometry: &Geometry) -> Vec<String> {
     let reference = reference();
