@@ -42,6 +42,8 @@ pub const POSITION_TOLERANCE: f64 = 0.05;
 const ORIENTATION_TOLERANCE: f64 = 1e-3;
 /// Largest drift, in voxels, accumulated across a frame by a pixel spacing mismatch.
 const SPACING_DRIFT_TOLERANCE: f64 = 0.1;
+/// The frame list of a `TILED_FULL` segmentation may always reach this size (bytes).
+const MAX_TILED_FRAME_LIST: usize = 256 << 20;
 /// Decoded pixel data may always reach this size (see [`crate::decode`]).
 const DECODED_SIZE_FLOOR: u64 = 1 << 30;
 
@@ -332,7 +334,14 @@ pub fn seg_from_object_with_limit(
         bits as u16,
         decoded_size_floor,
     )?;
-    let frames = read_frames(obj, n_frames, segmentation_type, &segments).map_err(&fail)?;
+    let frames = read_frames(
+        obj,
+        n_frames,
+        segmentation_type,
+        &segments,
+        pixels.data.len(),
+    )
+    .map_err(&fail)?;
 
     Ok(Segmentation {
         path: path.to_path_buf(),
@@ -413,12 +422,13 @@ fn read_frames(
     n_frames: usize,
     kind: SegmentationType,
     segments: &[Segment],
+    pixel_bytes: usize,
 ) -> Result<Vec<SegFrame>, String> {
     let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
     let per_frame = items_of(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE);
     if per_frame.is_empty() {
         if str_of(obj, tags::DIMENSION_ORGANIZATION_TYPE).as_deref() == Some("TILED_FULL") {
-            return tiled_full_frames(obj, n_frames, kind, segments, shared);
+            return tiled_full_frames(obj, n_frames, kind, segments, shared, pixel_bytes);
         }
         return Err("the Per-Frame Functional Groups Sequence (5200,9230) is missing; without it the frames have no segment or position (the file is not a valid SEG)".into());
     }
@@ -517,7 +527,16 @@ fn tiled_full_frames(
     kind: SegmentationType,
     segments: &[Segment],
     shared: Option<&dicom_object::InMemDicomObject>,
+    pixel_bytes: usize,
 ) -> Result<Vec<SegFrame>, String> {
+    // Without per-frame items, only the pixel data bounds the frame count, and a header of tiny
+    // frames could make the frame list cost a thousand times the file: refuse that.
+    let frame_list = n_frames.saturating_mul(std::mem::size_of::<SegFrame>());
+    if frame_list > MAX_TILED_FRAME_LIST.max(pixel_bytes.saturating_mul(64)) {
+        return Err(format!(
+            "TILED_FULL segmentation with {n_frames} frames in {pixel_bytes} bytes of pixel data; refusing a frame list that large (corrupt Rows, Columns or Number of Frames?)"
+        ));
+    }
     let positive = |tag, name: &str| {
         int_of(obj, tag)
             .filter(|v| (1..=u32::MAX as i64).contains(v))
