@@ -10,13 +10,16 @@
 //!   position along the normal, modality rescale applied, enhanced multi-frame objects split into
 //!   frames, and the stack checked (dimensions, orientation, duplicates, missing slices,
 //!   non-uniform spacing, gantry tilt) so that a wrong volume is never returned silently;
-//! - [`read_rtstruct`] and [`rasterise`] RT Structure Set contours onto an image grid.
+//! - [`read_rtstruct`] and [`rasterise`] RT Structure Set contours onto an image grid;
+//! - [`read_seg`] a DICOM Segmentation (binary, fractional or label map) and place its segments
+//!   on an image grid with [`rasterise_segment`] or [`segments_to_labels`].
 //!
 //! Reading files is this crate's IO; geometry and voxel types come from `voxide-core`.
 
 mod object;
 mod pixels;
 mod rtstruct;
+mod seg;
 mod series;
 mod transcode;
 
@@ -30,6 +33,11 @@ pub use object::{
 };
 pub use pixels::{decode, decode_file, decode_with_limit, PixelFrames};
 pub use rtstruct::{rasterise, read_rtstruct, Contour, Rasterised, Roi, StructureSet};
+pub use seg::{
+    rasterise_segment, read_seg, seg_from_object, seg_from_object_with_limit, segments_to_labels,
+    Code, SegFrame, Segment, Segmentation, SegmentationType, LABEL_MAP_SEGMENTATION_STORAGE,
+    POSITION_TOLERANCE, SEGMENTATION_STORAGE,
+};
 pub use series::{
     assemble, describe_series, list_files, read_series, scan, sop_class_name, AssemblyOptions,
     DicomVolume, Progress, Scan, SeriesEntry, SliceHeader,
@@ -76,6 +84,16 @@ pub enum DicomError {
     RoiNotFound {
         path: PathBuf,
         name: String,
+        available: Vec<String>,
+    },
+    /// A DICOM Segmentation that cannot be read, or whose frames cannot be placed on the
+    /// reference grid.
+    #[error("{}: {reason}", path.display())]
+    Seg { path: PathBuf, reason: String },
+    #[error("{}: no segment {number}; the segmentation has: {}", path.display(), available.join(", "))]
+    SegmentNotFound {
+        path: PathBuf,
+        number: u16,
         available: Vec<String>,
     },
     #[error(transparent)]

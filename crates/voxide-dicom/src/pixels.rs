@@ -149,7 +149,7 @@ pub fn decode_with_limit(
     // A codec panicking on hostile input must not take the process down: contain it and report
     // it as a decoding failure of this file.
     let bits = crate::object::int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
-    let decoded = if ts_uid == RLE_LOSSLESS && bits == 32 {
+    let mut decoded = if ts_uid == RLE_LOSSLESS && bits == 32 {
         // dicom-rs 0.10 decodes RLE only for 8 and 16 bits allocated (RT Dose uses 32).
         rle::decode_object(obj, &transfer_syntax).map_err(fail)?
     } else {
@@ -163,6 +163,16 @@ pub fn decode_with_limit(
         .map_err(|e| fail(error_chain(&e)))?
         .map_err(fail)?
     };
+    if decoded.bits_allocated == 1 {
+        // dicom-pixeldata 0.10 expands native 1-bit data to one 0/255 byte per pixel and, for
+        // frames whose size is not a whole number of bytes (binary SEG frames are packed back to
+        // back), drops bits. Keep the stored bits as they are: `stored_values` unpacks them.
+        if let Some(dicom_core::value::Value::Primitive(p)) =
+            obj.get(tags::PIXEL_DATA).map(|e| e.value())
+        {
+            decoded.data = p.to_bytes().into_owned();
+        }
+    }
     let needed = if decoded.bits_allocated == 1 {
         (decoded.frames * decoded.samples_per_frame()).div_ceil(8)
     } else {

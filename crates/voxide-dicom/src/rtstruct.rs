@@ -139,7 +139,7 @@ pub fn read_rtstruct(path: &Path) -> Result<StructureSet, DicomError> {
     })
 }
 
-/// Outcome of rasterising an ROI: the mask and what could not be placed.
+/// Outcome of rasterising an ROI or a segment: the mask and what could not be placed.
 #[derive(Debug, Clone)]
 pub struct Rasterised {
     pub mask: LabelMap,
