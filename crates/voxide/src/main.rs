@@ -145,10 +145,10 @@ enum RadiomicsCommand {
         /// The image: NIfTI, NRRD, or a DICOM series folder.
         #[arg(long)]
         image: PathBuf,
-        /// The mask: a NIfTI/NRRD label image on the image grid, or a DICOM RTSTRUCT.
+        /// The mask: a NIfTI/NRRD label image on the image grid, a DICOM SEG or an RTSTRUCT.
         #[arg(long)]
         mask: PathBuf,
-        /// The label of the ROI in the mask (for an RTSTRUCT: the n-th ROI).
+        /// The label of the ROI in the mask (SEG: the segment number; RTSTRUCT: the n-th ROI).
         #[arg(long, default_value_t = 1)]
         label: u8,
         #[command(flatten)]

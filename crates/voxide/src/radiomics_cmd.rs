@@ -1,7 +1,7 @@
 //! `voxide radiomics`: feature extraction for one case or a cohort.
 //!
 //! The shell around `voxide-radiomics`: reading images and masks (NIfTI, NRRD, DICOM series
-//! with RTSTRUCT), settings, CSV/JSON output, and the resumable parallel batch.
+//! with RTSTRUCT or SEG), settings, CSV/JSON output, and the resumable parallel batch.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, Write};
@@ -143,8 +143,9 @@ fn read_volume(path: &Path) -> Result<AnyImage> {
     Ok(volume.image)
 }
 
-/// A label image (NIfTI, NRRD) on the image grid, or a DICOM RTSTRUCT whose `label`-th ROI is
-/// rasterised onto the image grid (the result carries `label`).
+/// A label image (NIfTI, NRRD) on the image grid, a DICOM SEG whose segment number `label` is
+/// placed onto the image grid, or a DICOM RTSTRUCT whose `label`-th ROI is rasterised onto it
+/// (the result carries `label`).
 fn read_mask(path: &Path, geometry: &Geometry, label: u8) -> Result<Image<u8>> {
     if !path.exists() {
         bail!("no such file or folder");
@@ -193,7 +194,27 @@ fn read_mask(path: &Path, geometry: &Geometry, label: u8) -> Result<Image<u8>> {
             .mapv(|v| if v != 0 { label } else { 0 });
         return Ok(Image::new(geometry.clone(), data)?);
     }
-    bail!("not a NIfTI/NRRD label image or a DICOM RTSTRUCT file")
+    if path.is_file() && is_seg(path) {
+        let seg = voxide_dicom::read_seg(path)?;
+        let raster = voxide_dicom::rasterise_segment(&seg, u16::from(label), geometry)?;
+        for w in &raster.warnings {
+            tracing::warn!("{}: {w}", path.display());
+        }
+        let data = raster
+            .mask
+            .into_image()
+            .data()
+            .mapv(|v| if v != 0 { label } else { 0 });
+        return Ok(Image::new(geometry.clone(), data)?);
+    }
+    bail!("not a NIfTI/NRRD label image, a DICOM SEG or a DICOM RTSTRUCT file")
+}
+
+fn is_seg(path: &Path) -> bool {
+    voxide_dicom::open(path, voxide_dicom::ReadDepth::Header)
+        .ok()
+        .and_then(|o| voxide_dicom::str_of(&o, voxide_dicom::tags::MODALITY))
+        .is_some_and(|m| m == "SEG")
 }
 
 /// `voxide radiomics batch`.

@@ -160,3 +160,45 @@ fn batch_records_failures_and_resumes_without_recomputing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("other settings"));
 }
+
+#[test]
+fn extract_reads_a_dicom_series_with_a_seg_mask() {
+    // The three evenly spaced slices of pydicom's CT2 series (its fourth lies 200 mm away).
+    let tmp = tempfile::tempdir().unwrap();
+    let series = tmp.path().join("CT2");
+    std::fs::create_dir(&series).unwrap();
+    for name in ["17136", "17166", "17196"] {
+        std::fs::copy(
+            voxide_testdata::data(&format!("dicom/pydicom/dicomdirtests/77654033/CT2/{name}")),
+            series.join(name),
+        )
+        .unwrap();
+    }
+    let seg = voxide_testdata::data("dicom/highdicom/seg_image_ct_binary.dcm");
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(&series)
+        .arg("--mask")
+        .arg(&seg)
+        .args(["--label", "1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["stat_mean"].as_f64().unwrap().is_finite());
+    // Segment 2 does not exist in this SEG: the error names the segments it has.
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(&series)
+        .arg("--mask")
+        .arg(&seg)
+        .args(["--label", "2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("segment"));
+}
