@@ -13,10 +13,15 @@
 //!   Fourier transforms on a grid padded so that no offset wraps around.
 //!
 //! That takes two complex 3D FFTs (the four real arrays packed in pairs), `O(P log P)` for `P`
-//! padded grid voxels instead of `O(N²)`: about 0.1 s for a compact 100,000-voxel ROI. The
-//! result equals the pairwise sum up to floating-point rounding (the tests check it against the
-//! direct sum). Small ROIs, and ROIs whose padded grid would be too large for memory (a long
-//! thin ROI across a large volume), use the direct pairwise sum, in parallel.
+//! padded grid voxels instead of `O(N²)`: about 0.2 s on one core for a compact
+//! 100,000-voxel ROI, 2 s for 1,000,000 voxels. The result equals the pairwise sum up to
+//! floating-point rounding (the tests check it against the direct sum).
+//!
+//! Memory is bounded ([`FFT_BUDGET`]): when the padded grid of a large ROI does not fit, the
+//! ROI is cut into slabs along its longest axis and the sums are assembled exactly from each
+//! slab with itself and each pair of slabs (cross-correlations on smaller grids), trading time
+//! for memory. Small ROIs, where the `N²/2` pairs cost less than the transforms, use the
+//! direct pairwise sum, in parallel.
 //!
 //! Geary's C is computed from centred intensities: `(x₁ − x₂)²` does not change when the mean
 //! is subtracted, and centring avoids cancellation for intensities with a large offset (CT).
@@ -26,8 +31,8 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
-/// Largest padded FFT grid (voxels): two complex arrays of this size take 1 GiB.
-const MAX_FFT_GRID: usize = 1 << 25;
+/// Complex numbers the FFT route may hold at once: 2²⁶ × 16 bytes = 1 GiB.
+const FFT_BUDGET: usize = 1 << 26;
 
 /// `(Moran's I, Geary's C)` of the intensities in `mask`. `NaN` when undefined: fewer than two
 /// voxels (no pairs) or constant intensities (zero variance in the denominators).
@@ -54,10 +59,10 @@ pub(crate) fn moran_geary(
     if var_sum == 0.0 || !var_sum.is_finite() {
         return (f64::NAN, f64::NAN);
     }
-    let sums = if use_fft(&idx) {
-        fft_sums(&idx, &z, spacing)
-    } else {
-        direct_sums(&idx, &z, spacing)
+    let sums = match plan(extent(&idx).1, idx.len()) {
+        Plan::Direct => direct_sums(&idx, &z, spacing),
+        Plan::Fft { slabs: 1, .. } => fft_sums(&idx, &z, spacing),
+        Plan::Fft { axis, slabs } => blocked_sums(&idx, &z, spacing, axis, slabs),
     };
     finish(n, var_sum, sums)
 }
@@ -98,20 +103,44 @@ fn padded_dims(size: [usize; 3]) -> [usize; 3] {
     size.map(|b| good_size(2 * b - 1))
 }
 
-/// Whether the FFT route is cheaper (and fits in memory) for these voxels.
-fn use_fft(idx: &[[usize; 3]]) -> bool {
-    let (_, size) = extent(idx);
-    let p = padded_dims(size);
-    let grid = p[0] * p[1] * p[2];
-    if grid > MAX_FFT_GRID {
-        return false;
-    }
-    let n = idx.len() as f64;
-    // Rough costs in nanoseconds, measured on one core: a pair costs ~1 ns (sqrt, division,
-    // three fused sums); the FFT route ~3 ns per grid voxel and level.
+/// How to compute the pair sums.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Plan {
+    /// Pairwise loop.
+    Direct,
+    /// FFTs on `slabs` slabs cut along `axis` (1: the whole ROI at once).
+    Fft { axis: usize, slabs: usize },
+}
+
+/// The cheapest exact route whose memory fits [`FFT_BUDGET`] for `n` voxels in a bounding box
+/// of `size`.
+fn plan(size: [usize; 3], n: usize) -> Plan {
+    let n = n as f64;
+    // Rough costs in nanoseconds on one core: a pair costs ~1 ns (sqrt, division, three
+    // sums); a two-array 3D transform ~3 ns per grid voxel and level.
     let direct = n * n / 2.0;
-    let fft = 3.0 * grid as f64 * (grid as f64).log2().max(1.0);
-    fft < direct
+    let axis = (0..3).max_by_key(|&d| size[d]).unwrap_or(0);
+    for slabs in 1..=size[axis] {
+        let mut s = size;
+        s[axis] = size[axis].div_ceil(slabs);
+        // Self and cross problems of two slabs both need 2·size − 1 per axis.
+        let p = padded_dims(s);
+        let grid = p[0] * p[1] * p[2];
+        // A slab with itself: 2 arrays + transpose buffer; two slabs: 4 arrays + buffer.
+        let arrays = if slabs == 1 { 3 } else { 5 };
+        if grid.saturating_mul(arrays) > FFT_BUDGET {
+            continue;
+        }
+        let unit = 3.0 * grid as f64 * (grid as f64).log2().max(1.0);
+        let pairs = (slabs * (slabs - 1) / 2) as f64;
+        let fft = unit * (slabs as f64 + 2.0 * pairs);
+        return if fft < direct {
+            Plan::Fft { axis, slabs }
+        } else {
+            Plan::Direct
+        };
+    }
+    Plan::Direct
 }
 
 /// The smallest `m >= n` of the form `2^a 3^b 5^c` (fast FFT lengths).
@@ -196,25 +225,38 @@ fn fft_sums(idx: &[[usize; 3]], z: &[f64], spacing: [f64; 3]) -> PairSums {
             None
         }
     };
+    // Squared physical offsets per axis, None where no pair has that offset.
     let sp = [spacing[2], spacing[1], spacing[0]];
+    let sq: Vec<Vec<Option<f64>>> = (0..3)
+        .map(|d| {
+            (0..p[d])
+                .map(|t| offset(t, d).map(|o| (o * sp[d]).powi(2)))
+                .collect()
+        })
+        .collect();
     b.par_chunks_mut(p[1] * p[2])
-        .enumerate()
-        .for_each(|(k, plane)| {
-            let Some(dk) = offset(k, 0) else { return };
-            for j in 0..p[1] {
-                let Some(dj) = offset(j, 1) else { continue };
-                for i in 0..p[2] {
-                    let Some(di) = offset(i, 2) else { continue };
-                    let r2 = (dk * sp[0]).powi(2) + (dj * sp[1]).powi(2) + (di * sp[2]).powi(2);
-                    if r2 > 0.0 {
-                        plane[j * p[2] + i].im = 1.0 / r2.sqrt();
+        .zip(&sq[0])
+        .for_each(|(plane, &dk)| {
+            let Some(dk) = dk else { return };
+            for (row, &dj) in plane.chunks_exact_mut(p[2]).zip(&sq[1]) {
+                let Some(dj) = dj else { continue };
+                for (v, &di) in row.iter_mut().zip(&sq[2]) {
+                    if let Some(di) = di {
+                        let r2 = dk + dj + di;
+                        if r2 > 0.0 {
+                            v.im = 1.0 / r2.sqrt();
+                        }
                     }
                 }
             }
         });
     let mut planner = FftPlanner::new();
-    fft3(&mut a, p, &mut planner);
-    fft3(&mut b, p, &mut planner);
+    // One transpose buffer for both transforms.
+    let mut tmp = Vec::new();
+    fft3(&mut a, p, size, &mut planner, &mut tmp);
+    // b holds the weights, which fill the whole grid.
+    fft3(&mut b, p, p, &mut planner, &mut tmp);
+    drop(tmp);
     let plane = p[1] * p[2];
     let s = (0..p[0])
         .into_par_iter()
@@ -255,34 +297,200 @@ fn fft_sums(idx: &[[usize; 3]], z: &[f64], spacing: [f64; 3]) -> PairSums {
     }
 }
 
-/// In-place 3D DFT of a `(p0, p1, p2)` array: a 1D FFT along the contiguous axis, then the
-/// axes are rotated `(a, b, c) -> (c, a, b)` so the next axis becomes contiguous; after three
-/// rounds the layout is the original one again.
-fn fft3(data: &mut Vec<Complex<f64>>, dims: [usize; 3], planner: &mut FftPlanner<f64>) {
-    let mut dims = dims;
-    let mut tmp = vec![Complex::new(0.0, 0.0); data.len()];
-    for _ in 0..3 {
-        let len = dims[2];
-        let fft = planner.plan_fft_forward(len);
-        let scratch_len = fft.get_inplace_scratch_len();
-        data.par_chunks_mut(len * 64).for_each_init(
-            || vec![Complex::new(0.0, 0.0); scratch_len],
-            |scratch, chunk| fft.process_with_scratch(chunk, scratch),
-        );
-        // Rotate: out[c][a][b] = in[a][b][c].
-        let [d0, d1, d2] = dims;
-        let src = &*data;
-        tmp.par_chunks_mut(d0 * d1)
-            .enumerate()
-            .for_each(|(c, out)| {
-                for a in 0..d0 {
-                    for b in 0..d1 {
-                        out[a * d1 + b] = src[(a * d1 + b) * d2 + c];
+/// The pair sums from slabs along `axis`: each slab with itself ([`fft_sums`]) plus each pair
+/// of slabs in both orders ([`fft_cross_sums`]). Exact; memory follows the slab size.
+fn blocked_sums(
+    idx: &[[usize; 3]],
+    z: &[f64],
+    spacing: [f64; 3],
+    axis: usize,
+    slabs: usize,
+) -> PairSums {
+    let (lo, size) = extent(idx);
+    let h = size[axis].div_ceil(slabs.max(1));
+    let mut parts: Vec<(Vec<[usize; 3]>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); slabs];
+    for (p, &v) in idx.iter().zip(z) {
+        let s = ((p[axis] - lo[axis]) / h).min(slabs - 1);
+        parts[s].0.push(*p);
+        parts[s].1.push(v);
+    }
+    parts.retain(|p| !p.0.is_empty());
+    let mut total = PairSums::default();
+    for (a, part) in parts.iter().enumerate() {
+        let s = fft_sums(&part.0, &part.1, spacing);
+        total.w += s.w;
+        total.zz += s.zz;
+        total.z2 += s.z2;
+        for other in &parts[a + 1..] {
+            let c = fft_cross_sums(part, other, spacing);
+            total.w += 2.0 * c.w;
+            total.zz += 2.0 * c.zz;
+            total.z2 += c.z2_a + c.z2_b;
+        }
+    }
+    total
+}
+
+/// Sums over the pairs `(p, q)`, `p` in set A and `q` in set B (disjoint sets).
+#[derive(Debug, Clone, Copy, Default)]
+struct CrossSums {
+    /// `Σ w`.
+    w: f64,
+    /// `Σ w z_p z_q`.
+    zz: f64,
+    /// `Σ w z_p²`.
+    z2_a: f64,
+    /// `Σ w z_q²`.
+    z2_b: f64,
+}
+
+/// [`CrossSums`] of two voxel sets by FFT cross-correlation: each set on its own bounding box,
+/// the grid padded to `n_A + n_B − 1` per axis, the weights shifted by the offset between the
+/// two boxes.
+fn fft_cross_sums(
+    a: &(Vec<[usize; 3]>, Vec<f64>),
+    b: &(Vec<[usize; 3]>, Vec<f64>),
+    spacing: [f64; 3],
+) -> CrossSums {
+    let (lo_a, n_a) = extent(&a.0);
+    let (lo_b, n_b) = extent(&b.0);
+    let p: [usize; 3] = std::array::from_fn(|d| good_size(n_a[d] + n_b[d] - 1));
+    let total = p[0] * p[1] * p[2];
+    let zero = Complex::new(0.0, 0.0);
+    // x1 = M_A + iZ_A, x2 = M_B + iZ_B, x3 = Z_A² + iZ_B², x4 = W.
+    let mut x1 = vec![zero; total];
+    let mut x2 = vec![zero; total];
+    let mut x3 = vec![zero; total];
+    let at = |q: &[usize; 3], lo: &[usize; 3]| {
+        ((q[0] - lo[0]) * p[1] + (q[1] - lo[1])) * p[2] + (q[2] - lo[2])
+    };
+    for (q, &v) in a.0.iter().zip(&a.1) {
+        let i = at(q, &lo_a);
+        x1[i] = Complex::new(1.0, v);
+        x3[i].re = v * v;
+    }
+    for (q, &v) in b.0.iter().zip(&b.1) {
+        let i = at(q, &lo_b);
+        x2[i] = Complex::new(1.0, v);
+        x3[i].im = v * v;
+    }
+    // Index t along an axis is local offset d = t (t < n_B) or t − P (t > P − n_A); the
+    // physical offset adds the shift between the two boxes.
+    let sp = [spacing[2], spacing[1], spacing[0]];
+    let sq: Vec<Vec<Option<f64>>> = (0..3)
+        .map(|d| {
+            let shift = lo_b[d] as f64 - lo_a[d] as f64;
+            (0..p[d])
+                .map(|t| {
+                    let local = if t < n_b[d] {
+                        t as f64
+                    } else if t > p[d] - n_a[d] {
+                        t as f64 - p[d] as f64
+                    } else {
+                        return None;
+                    };
+                    Some(((local + shift) * sp[d]).powi(2))
+                })
+                .collect()
+        })
+        .collect();
+    let mut x4 = vec![zero; total];
+    x4.par_chunks_mut(p[1] * p[2])
+        .zip(&sq[0])
+        .for_each(|(plane, &dk)| {
+            let Some(dk) = dk else { return };
+            for (row, &dj) in plane.chunks_exact_mut(p[2]).zip(&sq[1]) {
+                let Some(dj) = dj else { continue };
+                for (v, &di) in row.iter_mut().zip(&sq[2]) {
+                    if let Some(di) = di {
+                        let r2 = dk + dj + di;
+                        if r2 > 0.0 {
+                            v.re = 1.0 / r2.sqrt();
+                        }
                     }
                 }
-            });
-        std::mem::swap(data, &mut tmp);
+            }
+        });
+    let mut planner = FftPlanner::new();
+    let mut tmp = Vec::new();
+    let n_ab: [usize; 3] = std::array::from_fn(|d| n_a[d].max(n_b[d]));
+    fft3(&mut x1, p, n_a, &mut planner, &mut tmp);
+    fft3(&mut x2, p, n_b, &mut planner, &mut tmp);
+    fft3(&mut x3, p, n_ab, &mut planner, &mut tmp);
+    fft3(&mut x4, p, p, &mut planner, &mut tmp);
+    drop(tmp);
+    let plane = p[1] * p[2];
+    let s = (0..p[0])
+        .into_par_iter()
+        .map(|k| {
+            let nk = (p[0] - k) % p[0];
+            let mut s = CrossSums::default();
+            for j in 0..p[1] {
+                let nj = (p[1] - j) % p[1];
+                for i in 0..p[2] {
+                    let ni = (p[2] - i) % p[2];
+                    let f = k * plane + j * p[2] + i;
+                    let g = nk * plane + nj * p[2] + ni;
+                    let unpack = |x: &[Complex<f64>]| {
+                        let (xf, xg) = (x[f], x[g].conj());
+                        ((xf + xg) * 0.5, (xf - xg) * Complex::new(0.0, -0.5))
+                    };
+                    let (m_a, z_a) = unpack(&x1);
+                    let (m_b, z_b) = unpack(&x2);
+                    let (z2_a, z2_b) = unpack(&x3);
+                    // Σ_d w(d) (F ⋆ G)(d) = (1/P) Σ_f conj(F̂ Ŵ) Ĝ.
+                    let w = x4[f].conj();
+                    s.w += (m_a.conj() * m_b * w).re;
+                    s.zz += (z_a.conj() * z_b * w).re;
+                    s.z2_a += (z2_a.conj() * m_b * w).re;
+                    s.z2_b += (m_a.conj() * z2_b * w).re;
+                }
+            }
+            s
+        })
+        .reduce(CrossSums::default, |a, b| CrossSums {
+            w: a.w + b.w,
+            zz: a.zz + b.zz,
+            z2_a: a.z2_a + b.z2_a,
+            z2_b: a.z2_b + b.z2_b,
+        });
+    let t = total as f64;
+    CrossSums {
+        w: s.w / t,
+        zz: s.zz / t,
+        z2_a: s.z2_a / t,
+        z2_b: s.z2_b / t,
+    }
+}
+
+/// In-place 3D DFT of a `(p0, p1, p2)` array whose non-zero values all lie in the first
+/// `extent` indices of each axis: a 1D FFT along the contiguous axis, then the axes are rotated
+/// `(a, b, c) -> (c, a, b)` by a cache-blocked transpose so the next axis becomes contiguous;
+/// after three rounds the layout is the original one again. Rows that are still all zero (the
+/// correlation padding) are skipped: their transform is zero.
+fn fft3(
+    data: &mut Vec<Complex<f64>>,
+    dims: [usize; 3],
+    extent: [usize; 3],
+    planner: &mut FftPlanner<f64>,
+    tmp: &mut Vec<Complex<f64>>,
+) {
+    let mut dims = dims;
+    let mut extent = extent;
+    tmp.resize(data.len(), Complex::new(0.0, 0.0));
+    for _ in 0..3 {
+        let [d0, d1, d2] = dims;
+        let fft = planner.plan_fft_forward(d2);
+        let scratch_len = fft.get_inplace_scratch_len();
+        data.par_chunks_mut(d1 * d2).take(extent[0]).for_each_init(
+            || vec![Complex::new(0.0, 0.0); scratch_len],
+            |scratch, plane| fft.process_with_scratch(&mut plane[..extent[1] * d2], scratch),
+        );
+        // (a, b, c) -> (c, a, b): transpose the (a·b) × c matrix.
+        transpose::transpose(data, tmp, d2, d0 * d1);
+        std::mem::swap(data, tmp);
         dims = [d2, d0, d1];
+        extent = [d2, extent[0], extent[1]];
     }
 }
 
@@ -325,6 +533,48 @@ mod tests {
         for (x, y) in [(a.w, b.w), (a.zz, b.zz), (a.z2, b.z2)] {
             assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{x} vs {y}");
         }
+    }
+
+    #[test]
+    fn blocked_fft_matches_direct_sum() {
+        let shape = (9, 4, 5);
+        let n = 9 * 4 * 5;
+        let r = pseudo_random(2 * n, 11);
+        let mut idx = Vec::new();
+        let mut z = Vec::new();
+        for (t, (k, j, i)) in ndarray::indices(shape).into_iter().enumerate() {
+            if r[n + t] < 0.7 {
+                idx.push([k, j, i]);
+                z.push(r[t] * 10.0 - 5.0);
+            }
+        }
+        let spacing = [0.8, 1.7, 1.2];
+        let a = direct_sums(&idx, &z, spacing);
+        for (axis, slabs) in [(0, 2), (0, 3), (0, 9), (2, 2), (1, 4)] {
+            let b = blocked_sums(&idx, &z, spacing, axis, slabs);
+            for (x, y) in [(a.w, b.w), (a.zz, b.zz), (a.z2, b.z2)] {
+                assert!(
+                    (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+                    "axis {axis} slabs {slabs}: {x} vs {y}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plans() {
+        assert_eq!(plan([1, 1, 50], 50), Plan::Direct);
+        assert!(matches!(
+            plan([40, 40, 40], 64_000),
+            Plan::Fft { slabs: 1, .. }
+        ));
+        // A dense 3·10⁶-voxel organ at 1 mm: one padded grid would not fit the budget.
+        assert!(matches!(
+            plan([200, 180, 150], 3_000_000),
+            Plan::Fft { axis: 0, slabs } if slabs > 1
+        ));
+        // Sparse voxels over a huge box: slabs would cost more than the pairs.
+        assert_eq!(plan([600, 600, 600], 20_000), Plan::Direct);
     }
 
     #[test]

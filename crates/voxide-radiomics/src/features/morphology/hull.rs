@@ -1,13 +1,16 @@
 //! Exact 3D convex hull (quickhull) of integer lattice points.
 //!
-//! Why not a crate: the crates.io hulls (`chull`, `parry3d`'s) work in floating point with
-//! tolerances, and mesh vertices of a voxel mask are the worst case for them: thousands of
-//! exactly coplanar and collinear points on a half-voxel lattice, where tolerance-based
-//! predicates make inconsistent visibility decisions (failures or non-convex output). Mesh
-//! vertices are integers in half-voxel units, so here every orientation test is an exact
-//! integer determinant (`i128`): there are no tolerances and no degenerate-case failures.
-//! Physical spacing is applied afterwards; an axis scaling maps the hull of the lattice
-//! points onto the hull of the physical points.
+//! Why not a crate: `chull` (the maintained pure-Rust 3D hull on crates.io) gives the same
+//! volumes on mesh vertices of voxelised balls, but took 1.6 s for the 30,000 vertices of a
+//! radius-40 ball where this takes 32 ms (measured with both in release builds), which alone
+//! would break the morphology time budget; `parry3d` brings a whole physics-geometry stack.
+//! Mesh vertices of a mask are also the worst case for floating-point hulls with tolerances:
+//! thousands of exactly coplanar points on a half-voxel lattice. Here they are integers in
+//! half-voxel units and every orientation test is an exact integer determinant (`i128`), so
+//! there are no tolerances and no degenerate-case failures, and points strictly inside a
+//! line of lattice points are dropped before the hull is built. Physical spacing is applied
+//! afterwards: an axis scaling maps the hull of the lattice points onto the hull of the
+//! physical points.
 
 use std::collections::HashMap;
 

@@ -321,7 +321,7 @@ pub fn mesh(mask: &Array3<bool>, spacing: [f64; 3]) -> Mesh {
 
     // Padded index p maps to array index p - 1 + lo; the lattice counts half voxels.
     let origin = [lo[2] as i64 - 1, lo[1] as i64 - 1, lo[0] as i64 - 1];
-    let mut push_vertex = |out: &mut Mesh, p: [usize; 3], axis: usize| -> u32 {
+    let push_vertex = |out: &mut Mesh, p: [usize; 3], axis: usize| -> u32 {
         // p is (i, j, k) padded; the vertex sits half a voxel from p along `axis`.
         let mut l = [0i64; 3];
         for d in 0..3 {
@@ -336,31 +336,26 @@ pub fn mesh(mask: &Array3<bool>, spacing: [f64; 3]) -> Mesh {
         (out.vertices.len() - 1) as u32
     };
     // In-plane edge vertices of slice k.
-    let slice_vertices =
-        |out: &mut Mesh,
-         k: usize,
-         xs: &mut [u32],
-         ys: &mut [u32],
-         push: &mut dyn FnMut(&mut Mesh, [usize; 3], usize) -> u32| {
-            xs.fill(none);
-            ys.fill(none);
-            for j in 0..nj {
-                for i in 0..ni {
-                    let v = at(k, j, i);
-                    if i + 1 < ni && v != at(k, j, i + 1) {
-                        xs[j * ni + i] = push(out, [i, j, k], 0);
-                    }
-                    if j + 1 < nj && v != at(k, j + 1, i) {
-                        ys[j * ni + i] = push(out, [i, j, k], 1);
-                    }
+    let slice_vertices = |out: &mut Mesh, k: usize, xs: &mut [u32], ys: &mut [u32]| {
+        xs.fill(none);
+        ys.fill(none);
+        for j in 0..nj {
+            for i in 0..ni {
+                let v = at(k, j, i);
+                if i + 1 < ni && v != at(k, j, i + 1) {
+                    xs[j * ni + i] = push_vertex(out, [i, j, k], 0);
+                }
+                if j + 1 < nj && v != at(k, j + 1, i) {
+                    ys[j * ni + i] = push_vertex(out, [i, j, k], 1);
                 }
             }
-        };
-    slice_vertices(&mut out, 0, &mut x_hi, &mut y_hi, &mut push_vertex);
+        }
+    };
+    slice_vertices(&mut out, 0, &mut x_hi, &mut y_hi);
     for k in 0..nk - 1 {
         std::mem::swap(&mut x_lo, &mut x_hi);
         std::mem::swap(&mut y_lo, &mut y_hi);
-        slice_vertices(&mut out, k + 1, &mut x_hi, &mut y_hi, &mut push_vertex);
+        slice_vertices(&mut out, k + 1, &mut x_hi, &mut y_hi);
         z_mid.fill(none);
         for j in 0..nj {
             for i in 0..ni {
