@@ -9,6 +9,8 @@ pub mod glszm;
 pub mod histogram;
 pub mod ivh;
 mod lattice;
+pub mod local_intensity;
+pub mod morphology;
 pub mod ngldm;
 pub mod ngtdm;
 pub mod statistics;
