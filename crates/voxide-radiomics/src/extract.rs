@@ -2,7 +2,10 @@
 
 use voxide_core::Image;
 
-use crate::features::{glcm, gldzm, glrlm, glszm, histogram, ivh, ngldm, ngtdm, statistics};
+use crate::features::{
+    glcm, gldzm, glrlm, glszm, histogram, ivh, local_intensity, morphology, ngldm, ngtdm,
+    statistics,
+};
 use crate::processing::{discretise, prepare_roi};
 use crate::settings::Settings;
 use crate::{Feature, RadiomicsError, Roi};
@@ -29,7 +32,8 @@ pub fn features_of_roi(roi: &Roi, settings: &Settings) -> Result<Vec<Feature>, R
     let intensities = roi.intensities();
     let (levels, n_levels) = discretise(roi, settings.discretisation)?;
     let level_values: Vec<u32> = levels.iter().copied().filter(|&l| l > 0).collect();
-    let mut out = Vec::new();
+    let mut out = morphology::features(roi);
+    out.extend(local_intensity::features(roi));
     out.extend(statistics::features(&intensities));
     out.extend(histogram::features(&level_values, n_levels));
     out.extend(ivh::features(&intensities, settings.ivh));

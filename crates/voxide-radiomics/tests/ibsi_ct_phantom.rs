@@ -8,6 +8,8 @@ use voxide_radiomics::{extract, Settings};
 fn ibsi_configurations_a_to_e_match_the_reference_values() {
     let (image, mask) = common::ct_phantom();
     let families = [
+        "morphology",
+        "local_intensity",
         "intensity_statistics",
         "intensity_histogram",
         "intensity_volume_histogram",
@@ -20,12 +22,14 @@ fn ibsi_configurations_a_to_e_match_the_reference_values() {
     ];
     let mut failures = Vec::new();
     let mut report = String::new();
+    let mut total_matched = 0;
     for config in ['A', 'B', 'C', 'D', 'E'] {
         let settings = Settings::ibsi_config(config).unwrap();
         let features = extract(&image, &mask, 1, &settings).unwrap();
         let data_set = format!("config. {config}");
         for family in families {
             let (matched, failed) = common::compare(&data_set, family, &features);
+            total_matched += matched;
             report.push_str(&format!(
                 "{config} {family}: {matched}/{}\n",
                 matched + failed.len()
@@ -34,6 +38,7 @@ fn ibsi_configurations_a_to_e_match_the_reference_values() {
         }
     }
     println!("{report}");
+    println!("total: {total_matched} matched, {} failed", failures.len());
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",

@@ -145,6 +145,13 @@ pub fn compare(
                 "{} {} [{}] {}: not computed",
                 r.code, r.label, r.aggregation, r.name
             )),
+            // The manual prints "—" (no reference value) for one row: config. C compactness 1.
+            Some(f) if r.value.is_nan() && r.tolerance == 0.0 && !f.value.is_nan() => {
+                println!(
+                    "  no reference value for {} {} [{}] ({data_set}); computed {}",
+                    r.code, r.label, r.aggregation, f.value
+                );
+            }
             Some(f) => {
                 let ok = (f.value.is_nan() && r.value.is_nan())
                     || (f.value - r.value).abs() <= r.tolerance + 1e-12 * r.value.abs().max(1.0)
