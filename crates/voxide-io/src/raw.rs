@@ -216,7 +216,13 @@ pub(crate) fn gunzip(bytes: &[u8], limit: u64) -> Result<Vec<u8>, IoError> {
             &bytes[..bytes.len().min(4)]
         )));
     }
-    let mut out = Vec::new();
+    // Reserve what the stream will plausibly produce, so that a large image is not copied
+    // again at every doubling; the bound keeps a lying header from reserving more than a
+    // generous compression ratio of the bytes at hand.
+    let plausible = (bytes.len() as u64)
+        .saturating_mul(64)
+        .saturating_add(1 << 16);
+    let mut out = Vec::with_capacity(limit.min(plausible) as usize);
     match MultiGzDecoder::new(bytes).take(limit).read_to_end(&mut out) {
         Ok(_) => Ok(out),
         Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(out),

@@ -1,6 +1,6 @@
 //! One call from image and mask to every feature.
 
-use voxide_core::Image;
+use voxide_core::{Image, Voxel};
 
 use crate::features::{
     glcm, gldzm, glrlm, glszm, histogram, ivh, local_intensity, morphology, ngldm, ngtdm,
@@ -11,8 +11,8 @@ use crate::settings::Settings;
 use crate::{Feature, RadiomicsError, Roi};
 
 /// Computes every IBSI feature family for the ROI `label` of `mask` on `image`.
-pub fn extract(
-    image: &Image<f64>,
+pub fn extract<T: Voxel>(
+    image: &Image<T>,
     mask: &Image<u8>,
     label: u8,
     settings: &Settings,

@@ -4,7 +4,7 @@
 //! into the ROI intensity mask, and discretisation.
 
 use ndarray::{Array3, Zip};
-use voxide_core::{resample, Geometry, Image, Interpolation};
+use voxide_core::{resample, Geometry, Image, Interpolation, Voxel};
 
 use crate::{RadiomicsError, Roi};
 
@@ -68,8 +68,8 @@ pub struct RoiSummary {
 /// thresholds the mask and re-segments the intensity mask.
 ///
 /// `mask` must lie on `image`'s grid; `label` selects the ROI voxels.
-pub fn prepare_roi(
-    image: &Image<f64>,
+pub fn prepare_roi<T: Voxel>(
+    image: &Image<T>,
     mask: &Image<u8>,
     label: u8,
     interpolation: Option<&InterpolationSettings>,
@@ -122,9 +122,10 @@ pub fn prepare_roi(
         let a = 2 - ax.axis.index();
         ndarray::Slice::from(crop_lo[a]..=crop_hi[a])
     };
+    // Only the crop is converted to f64: the whole image never is.
     let crop_image = Image::new(
         crop_geometry.clone(),
-        image.data().slice_each_axis(sl).to_owned(),
+        image.data().slice_each_axis(sl).mapv(Voxel::to_f64),
     )
     .map_err(|e| RadiomicsError::InvalidSetting(e.to_string()))?;
     let crop_mask: Array3<f64> =
@@ -162,16 +163,29 @@ pub fn prepare_roi(
 }
 
 /// Inclusive bounding box `[i, j, k]` of the voxels carrying `label`.
+///
+/// Row by row, with `position`/`rposition` on each row: this runs over whole (512×512×N)
+/// masks, where per-voxel index bookkeeping would dominate the extraction time.
 fn bounding_box(mask: &Array3<u8>, label: u8) -> Option<([usize; 3], [usize; 3])> {
     let mut lo = [usize::MAX; 3];
     let mut hi = [0usize; 3];
     let mut any = false;
-    for ((k, j, i), &v) in mask.indexed_iter() {
-        if v == label {
-            any = true;
-            for (a, x) in [i, j, k].into_iter().enumerate() {
-                lo[a] = lo[a].min(x);
-                hi[a] = hi[a].max(x);
+    for (k, plane) in mask.outer_iter().enumerate() {
+        for (j, row) in plane.outer_iter().enumerate() {
+            let found = match row.as_slice() {
+                Some(r) => r
+                    .iter()
+                    .position(|&v| v == label)
+                    .zip(r.iter().rposition(|&v| v == label)),
+                None => row
+                    .iter()
+                    .position(|&v| v == label)
+                    .zip(row.iter().rposition(|&v| v == label)),
+            };
+            if let Some((first, last)) = found {
+                any = true;
+                lo = [lo[0].min(first), lo[1].min(j), lo[2].min(k)];
+                hi = [hi[0].max(last), hi[1].max(j), hi[2].max(k)];
             }
         }
     }

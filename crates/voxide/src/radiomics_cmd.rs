@@ -121,8 +121,9 @@ fn compute(case: &Case, settings: &Settings) -> Result<Vec<(String, f64)>> {
     let geometry = image.geometry().clone();
     let mask = read_mask(&case.mask, &geometry, case.label)
         .with_context(|| format!("reading mask {}", case.mask.display()))?;
-    let image: Image<f64> = image.cast();
-    let features = voxide_radiomics::extract(&image, &mask, case.label, settings)?;
+    let features = voxide_core::with_image!(&image, img => {
+        voxide_radiomics::extract(img, &mask, case.label, settings)
+    })?;
     Ok(features
         .into_iter()
         .map(|f| (f.column_name(), f.value))
