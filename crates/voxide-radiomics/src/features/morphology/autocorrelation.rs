@@ -574,7 +574,7 @@ mod tests {
             Plan::Fft { axis: 0, slabs } if slabs > 1
         ));
         // Sparse voxels over a huge box: slabs would cost more than the pairs.
-        assert_eq!(plan([600, 600, 600], 20_000), Plan::Direct);
+        assert_eq!(plan([600, 600, 600], 10_000), Plan::Direct);
     }
 
     #[test]
