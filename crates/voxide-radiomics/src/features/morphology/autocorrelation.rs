@@ -119,6 +119,10 @@ fn plan(size: [usize; 3], n: usize) -> Plan {
     // Rough costs in nanoseconds on one core, measured on brain1's ROI: a pair costs ~4 ns
     // (sqrt, division, three sums); a two-array 3D transform ~3 ns per grid voxel and level.
     let direct = 4.0 * n * n / 2.0;
+    // Below a few hundred voxels planning FFTs costs more than the pairs themselves.
+    if n < 512.0 {
+        return Plan::Direct;
+    }
     let axis = (0..3).max_by_key(|&d| size[d]).unwrap_or(0);
     for slabs in 1..=size[axis] {
         let mut s = size;
