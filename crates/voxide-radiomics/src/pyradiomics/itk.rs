@@ -137,45 +137,91 @@ pub(crate) enum Kernel {
     BSpline,
 }
 
+/// `TransformIndexToPhysicalPoint` for an integer index (origin first, then the matrix terms).
+fn index_to_physical(m: &[[f64; 3]; 3], origin: &[f64; 3], idx: [f64; 3]) -> [f64; 3] {
+    let mut p = *origin;
+    for r in 0..3 {
+        for c in 0..3 {
+            p[r] += m[r][c] * idx[c];
+        }
+    }
+    p
+}
+
+/// Continuous indices in `src` of the voxels of `target`, computed as ITK's
+/// `ResampleImageFilter` does for linear transforms: for each scan line (fixed `j`, `k`) the
+/// indices of its first voxel and of one past its last are mapped, and voxel `i` lies at
+/// `start + (i / ni) · (end − start)`. Reproducing this exactly matters: interpolated integer
+/// images are truncated, and nearest-neighbour ties are frequent.
+pub(crate) struct ScanLines {
+    to_index: ToIndex,
+    m: [[f64; 3]; 3],
+    origin: [f64; 3],
+    ni: usize,
+}
+
+impl ScanLines {
+    pub(crate) fn new(src: &Geometry, target: &Geometry) -> ScanLines {
+        ScanLines {
+            to_index: ToIndex::new(src),
+            m: index_matrix(target),
+            origin: target.origin(),
+            ni: target.size()[0],
+        }
+    }
+
+    /// `(start, end − start)` of scan line `(j, k)`.
+    pub(crate) fn line(&self, j: usize, k: usize) -> ([f64; 3], [f64; 3]) {
+        let start = self.to_index.apply(index_to_physical(
+            &self.m,
+            &self.origin,
+            [0.0, j as f64, k as f64],
+        ));
+        let end = self.to_index.apply(index_to_physical(
+            &self.m,
+            &self.origin,
+            [self.ni as f64, j as f64, k as f64],
+        ));
+        (
+            start,
+            [end[0] - start[0], end[1] - start[1], end[2] - start[2]],
+        )
+    }
+
+    /// The continuous index of voxel `i` on a scan line.
+    #[inline]
+    pub(crate) fn at(&self, (start, v): &([f64; 3], [f64; 3]), i: usize) -> [f64; 3] {
+        let alpha = i as f64 / self.ni as f64;
+        [
+            start[0] + alpha * v[0],
+            start[1] + alpha * v[1],
+            start[2] + alpha * v[2],
+        ]
+    }
+}
+
 /// Continuous indices in `src` of every voxel of `target`, in array order `(k, j, i)`.
 fn target_indices(src: &Geometry, target: &Geometry) -> Vec<[f64; 3]> {
-    let to_index = ToIndex::new(src);
-    let m = index_matrix(target);
-    let o = target.origin();
+    let lines = ScanLines::new(src, target);
     let [ni, nj, nk] = target.size();
     let mut out = Vec::with_capacity(ni * nj * nk);
     for k in 0..nk {
         for j in 0..nj {
+            let line = lines.line(j, k);
             for i in 0..ni {
-                let idx = [i as f64, j as f64, k as f64];
-                let mut p = [0.0; 3];
-                for r in 0..3 {
-                    // numpy: O + idx @ M.T, i.e. the sum over c, then the origin.
-                    let mut sum = 0.0;
-                    for c in 0..3 {
-                        sum += idx[c] * m[r][c];
-                    }
-                    p[r] = o[r] + sum;
-                }
-                out.push(to_index.apply(p));
+                out.push(lines.at(&line, i));
             }
         }
     }
     out
 }
 
-/// Rounds a continuous index to 9 decimals as `numpy.round(ci, 9)` does, so that exact
-/// half-voxel ties (frequent when spacings are binary fractions) round up like SimpleITK.
-#[inline]
-fn snap(x: f64) -> f64 {
-    (x * 1e9).round_ties_even() / 1e9
-}
-
-/// Nearest-neighbour index of `ci` along an axis of `n` voxels (ITK RoundHalfIntegerUp), or
-/// `None` outside the buffer.
+/// Nearest-neighbour index of `ci` along an axis of `n` voxels (ITK RoundHalfIntegerUp: exact
+/// half-voxel ties, frequent when spacings are binary fractions, round up), or `None` outside
+/// the buffer. `ci` must be computed as [`ToIndex`] does for ties to fall as in SimpleITK.
 #[inline]
 fn nearest_index(ci: f64, n: usize) -> Option<usize> {
-    let r = (snap(ci) + 0.5).floor();
+    let r = (ci + 0.5).floor();
     (r >= 0.0 && r < n as f64).then_some(r as usize)
 }
 
@@ -189,28 +235,22 @@ pub(crate) fn resample_mask(
     lo: [usize; 3],
     size: [usize; 3],
 ) -> Array3<bool> {
-    let to_index = ToIndex::new(src);
-    let m = index_matrix(target);
-    let o = target.origin();
+    let lines = ScanLines::new(src, target);
     let n = src.size();
     let mut out = Array3::from_elem((size[2], size[1], size[0]), false);
-    for ((k, j, i), v) in out.indexed_iter_mut() {
-        let idx = [(lo[0] + i) as f64, (lo[1] + j) as f64, (lo[2] + k) as f64];
-        let mut p = [0.0; 3];
-        for r in 0..3 {
-            let mut sum = 0.0;
-            for c in 0..3 {
-                sum += idx[c] * m[r][c];
+    for k in 0..size[2] {
+        for j in 0..size[1] {
+            let line = lines.line(lo[1] + j, lo[2] + k);
+            for i in 0..size[0] {
+                let ci = lines.at(&line, lo[0] + i);
+                if let (Some(a), Some(b), Some(c)) = (
+                    nearest_index(ci[0], n[0]),
+                    nearest_index(ci[1], n[1]),
+                    nearest_index(ci[2], n[2]),
+                ) {
+                    out[(k, j, i)] = is_roi(a, b, c);
+                }
             }
-            p[r] = o[r] + sum;
-        }
-        let ci = to_index.apply(p);
-        if let (Some(a), Some(b), Some(c)) = (
-            nearest_index(ci[0], n[0]),
-            nearest_index(ci[1], n[1]),
-            nearest_index(ci[2], n[2]),
-        ) {
-            *v = is_roi(a, b, c);
         }
     }
     out
@@ -268,7 +308,7 @@ pub(crate) fn resample_image(
         let value = match kernel {
             Kernel::Nearest => {
                 let idx: [usize; 3] = std::array::from_fn(|d| {
-                    (((snap(ci[d]) + 0.5).floor().max(0.0) as usize).min(n[d] - 1)) - lo[d]
+                    (((ci[d] + 0.5).floor().max(0.0) as usize).min(n[d] - 1)) - lo[d]
                 });
                 data[(idx[2], idx[1], idx[0])]
             }
