@@ -19,6 +19,7 @@
 mod extract;
 pub mod features;
 pub mod processing;
+pub mod pyradiomics;
 mod roi;
 pub mod settings;
 

@@ -1,0 +1,3 @@
+//! PyRadiomics compatibility mode: features as `pyradiomics-bhklab` 3.1.4 computes them.
+
+pub mod texture;

@@ -1,0 +1,3 @@
+//! Unit tests of the PyRadiomics texture classes on small hand-checkable arrays.
+
+use super::*;
