@@ -144,7 +144,11 @@ fn baseline_columns_match() {
                 match got.get(name.as_str()) {
                     Some(&g) if close(g, *w) => {
                         if g != *w && !w.is_nan() {
-                            worst = worst.max((g - w).abs() / w.abs().max(1e-300));
+                            let rel = (g - w).abs() / w.abs().max(1e-300);
+                            if rel > 1e-10 {
+                                println!("{class} {} {name}: {g} vs {w} ({rel:.1e})", column.name);
+                            }
+                            worst = worst.max(rel);
                         }
                         matched += 1;
                         entry.0 += 1;

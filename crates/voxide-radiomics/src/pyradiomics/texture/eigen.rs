@@ -1,167 +1,297 @@
-//! Eigenvalues of a real symmetric matrix (for the GLCM maximal correlation coefficient):
-//! Householder reduction to tridiagonal form, then the implicit QL algorithm with Wilkinson
-//! shifts (the classic `tred2` / `tqli` pair, eigenvalues only).
+//! Eigenvalues of a general real matrix, for the GLCM maximal correlation coefficient (what
+//! `numpy.linalg.eigvals` computes with LAPACK `dgeev`): Householder reduction to upper
+//! Hessenberg form, then the Francis double-shift QR algorithm (`hqr`), eigenvalues only.
 
-/// The eigenvalues of the symmetric `n × n` row-major matrix `a` (only its lower triangle is
-/// read; `a` is overwritten), in no particular order. Never panics: a matrix with NaN entries
-/// gives meaningless values after a bounded number of iterations.
-pub(crate) fn symmetric_eigenvalues(a: &mut [f64], n: usize) -> Vec<f64> {
+/// The eigenvalues `(re, im)` of the `n × n` row-major real matrix `a`, in no particular
+/// order (complex ones in conjugate pairs). Never panics; should the QR iteration not converge
+/// (it does for any practical input), the eigenvalues not found are NaN.
+pub(crate) fn general_eigenvalues(a: &[f64], n: usize) -> Vec<(f64, f64)> {
     if n == 0 || a.len() < n * n {
         return Vec::new();
     }
-    let (mut d, mut e) = tridiagonalize(a, n);
-    tridiagonal_ql(&mut d, &mut e);
-    d
-}
-
-/// Householder reduction of the symmetric matrix `a` to a tridiagonal one: returns its
-/// diagonal `d` and sub-diagonal `e` (`e[i]` couples `i - 1` and `i`, `e[0] = 0`).
-fn tridiagonalize(a: &mut [f64], n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut d = vec![0.0; n];
-    let mut e = vec![0.0; n];
-    for i in (1..n).rev() {
-        let l = i - 1;
-        let mut h = 0.0;
-        if l > 0 {
-            let scale: f64 = (0..=l).map(|k| a[i * n + k].abs()).sum();
-            if scale == 0.0 {
-                e[i] = a[i * n + l];
-            } else {
-                for k in 0..=l {
-                    a[i * n + k] /= scale;
-                    h += a[i * n + k] * a[i * n + k];
-                }
-                let mut f = a[i * n + l];
-                let mut g = if f >= 0.0 { -h.sqrt() } else { h.sqrt() };
-                e[i] = scale * g;
-                h -= f * g;
-                a[i * n + l] = f - g;
-                f = 0.0;
-                for j in 0..=l {
-                    g = 0.0;
-                    for k in 0..=j {
-                        g += a[j * n + k] * a[i * n + k];
-                    }
-                    for k in j + 1..=l {
-                        g += a[k * n + j] * a[i * n + k];
-                    }
-                    e[j] = g / h;
-                    f += e[j] * a[i * n + j];
-                }
-                let hh = f / (h + h);
-                for j in 0..=l {
-                    let f = a[i * n + j];
-                    let g = e[j] - hh * f;
-                    e[j] = g;
-                    for k in 0..=j {
-                        a[j * n + k] -= f * e[k] + g * a[i * n + k];
-                    }
-                }
-            }
-        } else {
-            e[i] = a[i * n + l];
-        }
-        d[i] = h;
-    }
-    e[0] = 0.0;
+    let mut h = a[..n * n].to_vec();
+    hessenberg(&mut h, n);
+    // hqr below is written 1-based (as the classic algorithm): copy into an (n+1)² buffer.
+    let w = n + 1;
+    let mut b = vec![0.0; w * w];
     for i in 0..n {
-        d[i] = a[i * n + i];
+        for j in 0..n {
+            b[(i + 1) * w + j + 1] = h[i * n + j];
+        }
     }
-    (d, e)
+    hqr(&mut b, n)
 }
 
-/// Eigenvalues of the symmetric tridiagonal matrix with diagonal `d` and sub-diagonal `e`
-/// (`e[i]` couples `i - 1` and `i`), left in `d`.
-fn tridiagonal_ql(d: &mut [f64], e: &mut [f64]) {
-    let n = d.len();
-    if n < 2 {
+/// Reduces `a` to upper Hessenberg form in place by Householder similarity transforms.
+fn hessenberg(a: &mut [f64], n: usize) {
+    if n < 3 {
         return;
     }
-    for i in 1..n {
-        e[i - 1] = e[i];
-    }
-    e[n - 1] = 0.0;
-    for l in 0..n {
-        let mut iterations = 0;
-        loop {
-            let mut m = l;
-            while m + 1 < n {
-                let dd = d[m].abs() + d[m + 1].abs();
-                // Negated test so that NaN also ends the search.
-                if !(e[m].abs() > f64::EPSILON * dd) {
-                    break;
-                }
-                m += 1;
+    let mut v = vec![0.0; n];
+    for k in 0..n - 2 {
+        let len = n - k - 1;
+        let scale: f64 = (k + 1..n).map(|i| a[i * n + k].abs()).sum();
+        if scale == 0.0 || !scale.is_finite() {
+            continue;
+        }
+        for (t, i) in (k + 1..n).enumerate() {
+            v[t] = a[i * n + k] / scale;
+        }
+        let norm = v[..len].iter().map(|x| x * x).sum::<f64>().sqrt();
+        let alpha = if v[0] > 0.0 { -norm } else { norm };
+        v[0] -= alpha;
+        let vv: f64 = v[..len].iter().map(|x| x * x).sum();
+        if vv == 0.0 {
+            continue;
+        }
+        // A ← H A with H = I − 2 v vᵀ / vᵀv on rows k+1..n.
+        for j in k..n {
+            let s: f64 = (0..len).map(|t| v[t] * a[(k + 1 + t) * n + j]).sum();
+            let f = 2.0 * s / vv;
+            for t in 0..len {
+                a[(k + 1 + t) * n + j] -= f * v[t];
             }
-            if m == l {
-                break;
+        }
+        // A ← A H on columns k+1..n.
+        for i in 0..n {
+            let s: f64 = (0..len).map(|t| a[i * n + k + 1 + t] * v[t]).sum();
+            let f = 2.0 * s / vv;
+            for t in 0..len {
+                a[i * n + k + 1 + t] -= f * v[t];
             }
-            iterations += 1;
-            if iterations > 100 {
-                break;
-            }
-            let mut g = (d[l + 1] - d[l]) / (2.0 * e[l]);
-            let mut r = g.hypot(1.0);
-            g = d[m] - d[l] + e[l] / (g + if g >= 0.0 { r.abs() } else { -r.abs() });
-            let (mut s, mut c, mut p) = (1.0, 1.0, 0.0);
-            let mut underflow = false;
-            for i in (l..m).rev() {
-                let f = s * e[i];
-                let b = c * e[i];
-                r = f.hypot(g);
-                e[i + 1] = r;
-                if r == 0.0 {
-                    d[i + 1] -= p;
-                    e[m] = 0.0;
-                    underflow = true;
-                    break;
-                }
-                s = f / r;
-                c = g / r;
-                g = d[i + 1] - p;
-                r = (d[i] - g) * s + 2.0 * c * b;
-                p = s * r;
-                d[i + 1] = g + p;
-                g = c * r - b;
-            }
-            if underflow {
-                continue;
-            }
-            d[l] -= p;
-            e[l] = g;
-            e[m] = 0.0;
+        }
+        a[(k + 1) * n + k] = alpha * scale;
+        for i in k + 2..n {
+            a[i * n + k] = 0.0;
         }
     }
+}
+
+/// `|a|` with the sign of `b` (Fortran `SIGN`).
+fn sign(a: f64, b: f64) -> f64 {
+    if b >= 0.0 {
+        a.abs()
+    } else {
+        -a.abs()
+    }
+}
+
+/// Eigenvalues of the upper Hessenberg matrix in the 1-based `(n+1)²` buffer `a` (row 0 and
+/// column 0 unused) by the Francis double-shift QR algorithm; `a` is destroyed.
+#[allow(clippy::many_single_char_names)]
+fn hqr(a: &mut [f64], n: usize) -> Vec<(f64, f64)> {
+    let w = n + 1;
+    let at = |i: usize, j: usize| i * w + j;
+    let mut wr = vec![f64::NAN; n + 1];
+    let mut wi = vec![f64::NAN; n + 1];
+    let mut anorm = 0.0;
+    for i in 1..=n {
+        for j in (i.max(2) - 1)..=n {
+            anorm += a[at(i, j)].abs();
+        }
+    }
+    let mut nn = n;
+    let mut t = 0.0;
+    'outer: while nn >= 1 {
+        let mut its = 0;
+        loop {
+            let mut l = nn;
+            while l >= 2 {
+                let mut s = a[at(l - 1, l - 1)].abs() + a[at(l, l)].abs();
+                if s == 0.0 {
+                    s = anorm;
+                }
+                if !(a[at(l, l - 1)].abs() > f64::EPSILON * s) {
+                    a[at(l, l - 1)] = 0.0;
+                    break;
+                }
+                l -= 1;
+            }
+            let mut x = a[at(nn, nn)];
+            if l == nn {
+                // One root found.
+                wr[nn] = x + t;
+                wi[nn] = 0.0;
+                nn -= 1;
+                break;
+            }
+            let mut y = a[at(nn - 1, nn - 1)];
+            let mut ww = a[at(nn, nn - 1)] * a[at(nn - 1, nn)];
+            if l == nn - 1 {
+                // Two roots found.
+                let p = 0.5 * (y - x);
+                let q = p * p + ww;
+                let mut z = q.abs().sqrt();
+                x += t;
+                if q >= 0.0 {
+                    z = p + sign(z, p);
+                    wr[nn - 1] = x + z;
+                    wr[nn] = x + z;
+                    if z != 0.0 {
+                        wr[nn] = x - ww / z;
+                    }
+                    wi[nn - 1] = 0.0;
+                    wi[nn] = 0.0;
+                } else {
+                    wr[nn - 1] = x + p;
+                    wr[nn] = x + p;
+                    wi[nn - 1] = -z;
+                    wi[nn] = z;
+                }
+                if nn < 2 {
+                    break 'outer;
+                }
+                nn -= 2;
+                break;
+            }
+            if its >= 60 {
+                // No convergence: leave the remaining roots NaN.
+                break 'outer;
+            }
+            if its % 10 == 0 && its > 0 {
+                // Exceptional shift.
+                t += x;
+                for i in 1..=nn {
+                    a[at(i, i)] -= x;
+                }
+                let s = a[at(nn, nn - 1)].abs() + a[at(nn - 1, nn - 2)].abs();
+                x = 0.75 * s;
+                y = x;
+                ww = -0.4375 * s * s;
+            }
+            its += 1;
+            // Form the shift and look for two consecutive small sub-diagonal elements.
+            let (mut p, mut q, mut r);
+            let mut m = nn - 2;
+            loop {
+                let z = a[at(m, m)];
+                let rr = x - z;
+                let s = y - z;
+                p = (rr * s - ww) / a[at(m + 1, m)] + a[at(m, m + 1)];
+                q = a[at(m + 1, m + 1)] - z - rr - s;
+                r = a[at(m + 2, m + 1)];
+                let s = p.abs() + q.abs() + r.abs();
+                p /= s;
+                q /= s;
+                r /= s;
+                if m == l {
+                    break;
+                }
+                let u = a[at(m, m - 1)].abs() * (q.abs() + r.abs());
+                let v = p.abs() * (a[at(m - 1, m - 1)].abs() + z.abs() + a[at(m + 1, m + 1)].abs());
+                if !(u > f64::EPSILON * v) {
+                    break;
+                }
+                m -= 1;
+            }
+            for i in m + 2..=nn {
+                a[at(i, i - 2)] = 0.0;
+                if i != m + 2 {
+                    a[at(i, i - 3)] = 0.0;
+                }
+            }
+            // Double QR step on rows l..nn and columns m..nn.
+            let mut k = m;
+            while k < nn {
+                if k != m {
+                    p = a[at(k, k - 1)];
+                    q = a[at(k + 1, k - 1)];
+                    r = 0.0;
+                    if k != nn - 1 {
+                        r = a[at(k + 2, k - 1)];
+                    }
+                    x = p.abs() + q.abs() + r.abs();
+                    if x != 0.0 {
+                        p /= x;
+                        q /= x;
+                        r /= x;
+                    }
+                }
+                let s = sign((p * p + q * q + r * r).sqrt(), p);
+                if s != 0.0 {
+                    if k == m {
+                        if l != m {
+                            a[at(k, k - 1)] = -a[at(k, k - 1)];
+                        }
+                    } else {
+                        a[at(k, k - 1)] = -s * x;
+                    }
+                    p += s;
+                    x = p / s;
+                    y = q / s;
+                    let z = r / s;
+                    q /= p;
+                    r /= p;
+                    for j in k..=nn {
+                        let mut pp = a[at(k, j)] + q * a[at(k + 1, j)];
+                        if k != nn - 1 {
+                            pp += r * a[at(k + 2, j)];
+                            a[at(k + 2, j)] -= pp * z;
+                        }
+                        a[at(k + 1, j)] -= pp * y;
+                        a[at(k, j)] -= pp * x;
+                    }
+                    let mmin = if nn < k + 3 { nn } else { k + 3 };
+                    for i in l..=mmin {
+                        let mut pp = x * a[at(i, k)] + y * a[at(i, k + 1)];
+                        if k != nn - 1 {
+                            pp += z * a[at(i, k + 2)];
+                            a[at(i, k + 2)] -= pp * r;
+                        }
+                        a[at(i, k + 1)] -= pp * q;
+                        a[at(i, k)] -= pp;
+                    }
+                }
+                k += 1;
+            }
+            if l >= nn - 1 {
+                break;
+            }
+        }
+    }
+    (1..=n).map(|i| (wr[i], wi[i])).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-        v.sort_by(f64::total_cmp);
+    /// Eigenvalues sorted as numpy sorts complex numbers: by real part, then imaginary part.
+    fn sorted(mut v: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
         v
+    }
+
+    fn assert_close(got: &[(f64, f64)], want: &[(f64, f64)], tol: f64) {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g.0 - w.0).abs() <= tol && (g.1 - w.1).abs() <= tol,
+                "{got:?} vs {want:?}"
+            );
+        }
     }
 
     #[test]
     fn small_matrices() {
-        assert!(symmetric_eigenvalues(&mut [], 0).is_empty());
-        assert_eq!(symmetric_eigenvalues(&mut [3.0], 1), vec![3.0]);
-        let ev = sorted(symmetric_eigenvalues(&mut [2.0, 1.0, 1.0, 2.0], 2));
-        assert!((ev[0] - 1.0).abs() < 1e-14 && (ev[1] - 3.0).abs() < 1e-14);
-        // Diagonal: the diagonal itself.
-        let mut m = vec![0.0; 16];
-        for (i, v) in [4.0, -1.0, 0.5, 2.0].iter().enumerate() {
-            m[i * 4 + i] = *v;
-        }
-        assert_eq!(
-            sorted(symmetric_eigenvalues(&mut m, 4)),
-            vec![-1.0, 0.5, 2.0, 4.0]
-        );
+        assert!(general_eigenvalues(&[], 0).is_empty());
+        assert_eq!(general_eigenvalues(&[3.0], 1), vec![(3.0, 0.0)]);
+        let ev = sorted(general_eigenvalues(&[2.0, 1.0, 1.0, 2.0], 2));
+        assert_close(&ev, &[(1.0, 0.0), (3.0, 0.0)], 1e-14);
+        // Rotation by 90° scaled by 2: ±2i.
+        let ev = sorted(general_eigenvalues(&[0.0, -2.0, 2.0, 0.0], 2));
+        assert_close(&ev, &[(0.0, -2.0), (0.0, 2.0)], 1e-14);
+        // Zero matrix, and a matrix with zero rows.
+        assert_close(&general_eigenvalues(&[0.0; 9], 3), &[(0.0, 0.0); 3], 0.0);
+        let ev = sorted(general_eigenvalues(
+            &[0.5, 0.5, 0.0, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0],
+            3,
+        ));
+        assert_close(&ev, &[(0.0, 0.0), (0.0, 0.0), (1.0, 0.0)], 1e-15);
     }
 
     #[test]
-    fn tridiagonal_laplacian() {
+    fn symmetric_laplacian() {
         // Eigenvalues of the n×n matrix tridiag(-1, 2, -1): 2 - 2 cos(kπ/(n+1)).
         let n = 12;
         let mut m = vec![0.0; n * n];
@@ -172,37 +302,83 @@ mod tests {
                 m[(i + 1) * n + i] = -1.0;
             }
         }
-        let ev = sorted(symmetric_eigenvalues(&mut m, n));
-        for (k, v) in ev.iter().enumerate() {
-            let want = 2.0 - 2.0 * ((k + 1) as f64 * std::f64::consts::PI / (n + 1) as f64).cos();
-            assert!((v - want).abs() < 1e-13, "{k}: {v} vs {want}");
-        }
+        let got = sorted(general_eigenvalues(&m, n));
+        let want: Vec<(f64, f64)> = (1..=n)
+            .map(|k| {
+                let v = 2.0 - 2.0 * (k as f64 * std::f64::consts::PI / (n + 1) as f64).cos();
+                (v, 0.0)
+            })
+            .collect();
+        assert_close(&got, &want, 1e-13);
     }
 
     #[test]
-    fn dense_matrix_trace_and_frobenius() {
-        // B Bᵀ for a fixed B: eigenvalues are ≥ 0, sum = trace, sum of squares = ‖A‖²_F.
+    fn companion_matrix_roots() {
+        // Companion matrix of (x - 1)(x - 2)(x - 3)(x + 4)(x² + 1).
+        let roots = [
+            (1.0, 0.0),
+            (2.0, 0.0),
+            (3.0, 0.0),
+            (-4.0, 0.0),
+            (0.0, 1.0),
+            (0.0, -1.0),
+        ];
+        // Real polynomial coefficients, highest first, via repeated multiplication.
+        let mut c = vec![1.0f64];
+        for &(re, _) in &roots[..4] {
+            let mut next = vec![0.0; c.len() + 1];
+            for (i, &v) in c.iter().enumerate() {
+                next[i] += v;
+                next[i + 1] -= v * re;
+            }
+            c = next;
+        }
+        // × (x² + 1)
+        let mut next = vec![0.0; c.len() + 2];
+        for (i, &v) in c.iter().enumerate() {
+            next[i] += v;
+            next[i + 2] += v;
+        }
+        c = next;
+        let n = c.len() - 1;
+        let mut m = vec![0.0; n * n];
+        for j in 0..n {
+            m[j] = -c[j + 1];
+        }
+        for i in 1..n {
+            m[i * n + i - 1] = 1.0;
+        }
+        let got = sorted(general_eigenvalues(&m, n));
+        let want = sorted(roots.to_vec());
+        assert_close(&got, &want, 1e-10);
+    }
+
+    #[test]
+    fn similar_to_symmetric() {
+        // A = D B Bᵀ D⁻¹-like (similar to symmetric PSD): real eigenvalues summing to the trace.
         let n = 9;
         let b: Vec<f64> = (0..n * n)
             .map(|i| ((i * 37 + 11) % 17) as f64 / 7.0 - 1.0)
             .collect();
+        let d: Vec<f64> = (0..n).map(|i| 1.0 + i as f64 * 0.3).collect();
         let mut a = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {
-                a[i * n + j] = (0..n).map(|k| b[i * n + k] * b[j * n + k]).sum();
+                let s: f64 = (0..n).map(|k| b[i * n + k] * b[j * n + k]).sum();
+                a[i * n + j] = d[i] * s / d[j];
             }
         }
         let trace: f64 = (0..n).map(|i| a[i * n + i]).sum();
-        let frob: f64 = a.iter().map(|v| v * v).sum();
-        let ev = symmetric_eigenvalues(&mut a.clone(), n);
-        assert!(ev.iter().all(|&v| v > -1e-12));
-        assert!((ev.iter().sum::<f64>() - trace).abs() < 1e-11 * trace);
-        assert!((ev.iter().map(|v| v * v).sum::<f64>() - frob).abs() < 1e-11 * frob);
+        let ev = general_eigenvalues(&a, n);
+        assert!(ev.iter().all(|&(re, im)| re > -1e-12 && im.abs() < 1e-9));
+        assert!((ev.iter().map(|e| e.0).sum::<f64>() - trace).abs() < 1e-11 * trace);
     }
 
     #[test]
     fn nan_terminates() {
-        let mut m = vec![f64::NAN, 1.0, 1.0, f64::NAN];
-        assert_eq!(symmetric_eigenvalues(&mut m, 2).len(), 2);
+        let ev = general_eigenvalues(&[f64::NAN, 1.0, 1.0, f64::NAN], 2);
+        assert_eq!(ev.len(), 2);
+        let ev = general_eigenvalues(&[f64::NAN; 16], 4);
+        assert_eq!(ev.len(), 4);
     }
 }

@@ -7,7 +7,7 @@
 //! all-zero angles dropped (when there is more than one). Features are computed per angle on
 //! `p = P / ΣP` and averaged with `nanmean` (`JointAverage` with a plain mean).
 
-use super::eigen::symmetric_eigenvalues;
+use super::eigen::general_eigenvalues;
 use super::{angles, check_cells, force_2d_axis, nanmean, offset_mm, Lattice, TextureInput, EPS};
 use crate::RadiomicsError;
 
@@ -373,47 +373,27 @@ impl AngleContext<'_> {
     }
 }
 
-/// The maximal correlation coefficient of one normalised matrix: the square root of the second
-/// largest eigenvalue of `Q(i, j) = Σ_k p(i,k) p(j,k) / (px(i) py(k))`.
-///
-/// `Q = Dx⁻¹ P Dy⁻¹ Pᵀ` is similar to the symmetric `S = B Bᵀ`, `B(i,k) = p(i,k) / √(px(i)
-/// py(k))`, over the levels with `px > 0` (rows with `px = 0` are zero and add eigenvalues 0),
-/// so a symmetric eigensolver gives its (real, non-negative) spectrum. PyRadiomics' `+ eps` in
-/// the denominator changes values by about 1e-12 relative. A second eigenvalue ≤ 0 gives 0
-/// (PyRadiomics takes the complex square root and keeps the real part).
+/// The maximal correlation coefficient of one normalised matrix, as PyRadiomics computes it:
+/// `Q(i, j) = Σ_k p(i,k) p(j,k) / (px(i) py(k) + eps)`, its eigenvalues (complex in general,
+/// sorted by real then imaginary part), and the real part of the complex square root of the
+/// second largest. The `eps` matters: for a level with one voxel `px py` is about 1e-10, so
+/// dropping it (to use a symmetric similar matrix) shifts MCC by ~1e-7.
 fn mcc(p: &[f64], px: &[f64], py: &[f64]) -> f64 {
     let n = px.len();
-    let active: Vec<usize> = (0..n).filter(|&i| px[i] > 0.0).collect();
-    let m = active.len();
-    let scale_k: Vec<f64> = py
-        .iter()
-        .map(|&v| if v > 0.0 { 1.0 / v.sqrt() } else { 0.0 })
-        .collect();
-    let mut b = vec![0.0; m * n];
-    for (r, &i) in active.iter().enumerate() {
-        let si = 1.0 / px[i].sqrt();
-        for k in 0..n {
-            b[r * n + k] = p[i * n + k] * si * scale_k[k];
-        }
-    }
-    let mut s = vec![0.0; m * m];
-    for r in 0..m {
-        for c in 0..=r {
-            let v: f64 = b[r * n..(r + 1) * n]
-                .iter()
-                .zip(&b[c * n..(c + 1) * n])
-                .map(|(x, y)| x * y)
+    let mut q = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            q[i * n + j] = (0..n)
+                .map(|k| p[i * n + k] * p[j * n + k] / (px[i] * py[k] + EPS))
                 .sum();
-            s[r * m + c] = v;
-            s[c * m + r] = v;
         }
     }
-    let mut eigenvalues = symmetric_eigenvalues(&mut s, m);
-    eigenvalues.resize(n, 0.0);
-    eigenvalues.sort_by(|a, b| b.total_cmp(a));
-    match eigenvalues.get(1) {
-        Some(&v) if v > 0.0 => v.sqrt(),
-        Some(_) => 0.0,
-        None => f64::NAN,
+    let mut eigenvalues = general_eigenvalues(&q, n);
+    eigenvalues.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    if eigenvalues.len() < 2 {
+        return f64::NAN;
     }
+    let (re, im) = eigenvalues[eigenvalues.len() - 2];
+    // Real part of the principal square root of re + i·im.
+    ((re.hypot(im) + re) / 2.0).sqrt()
 }
