@@ -1,10 +1,158 @@
-//! Eigenvalues of a general real matrix, for the GLCM maximal correlation coefficient (what
-//! `numpy.linalg.eigvals` computes with LAPACK `dgeev`): Householder reduction to upper
-//! Hessenberg form, then the Francis double-shift QR algorithm (`hqr`), eigenvalues only.
+//! Eigenvalues for the GLCM maximal correlation coefficient.
+//!
+//! [`symmetric_eigenvalues`] (used): Householder reduction of a dense symmetric matrix to
+//! tridiagonal form (full storage, row-contiguous updates), then implicit QL with Wilkinson
+//! shifts. `general_eigenvalues` (tests only: the reference the MCC shortcut is checked
+//! against) handles any real matrix as `numpy.linalg.eigvals` does: Householder reduction to
+//! Hessenberg form, then the Francis double-shift QR algorithm.
+
+/// `Σ a[i] b[i]` with four independent partial sums (vectorises; the order differs from a
+/// sequential sum by rounding only).
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let mut ca = a.chunks_exact(4);
+    let mut cb = b.chunks_exact(4);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// The eigenvalues of the symmetric `n × n` row-major matrix `a` (both triangles must hold
+/// the matrix; `a` is overwritten), in no particular order. Never panics: NaN entries give
+/// meaningless values after a bounded number of iterations.
+pub(crate) fn symmetric_eigenvalues(a: &mut [f64], n: usize) -> Vec<f64> {
+    if n == 0 || a.len() < n * n {
+        return Vec::new();
+    }
+    let (mut d, mut e) = tridiagonalize(a, n);
+    tridiagonal_ql(&mut d, &mut e);
+    d
+}
+
+/// Householder reduction of the symmetric `a` to tridiagonal form: returns the diagonal `d`
+/// and the off-diagonal `e` (`e[i]` couples `i` and `i + 1`; `e[n − 1] = 0`).
+fn tridiagonalize(a: &mut [f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut e = vec![0.0; n];
+    let mut v = vec![0.0; n];
+    let mut p = vec![0.0; n];
+    for k in 0..n.saturating_sub(2) {
+        let m = n - k - 1;
+        let x = &a[k * n + k + 1..k * n + n];
+        let tail: f64 = x[1..].iter().map(|t| t * t).sum();
+        if tail == 0.0 || !tail.is_finite() {
+            // Already tridiagonal in this column.
+            e[k] = x[0];
+            continue;
+        }
+        let norm = (x[0] * x[0] + tail).sqrt();
+        let alpha = if x[0] > 0.0 { -norm } else { norm };
+        v[..m].copy_from_slice(x);
+        v[0] -= alpha;
+        let vv = v[0] * v[0] + tail;
+        let beta = 2.0 / vv;
+        // p = β A' v over the trailing block A' = a[k+1.., k+1..].
+        for r in 0..m {
+            let row = &a[(k + 1 + r) * n + k + 1..(k + 1 + r) * n + n];
+            p[r] = beta * dot(row, &v[..m]);
+        }
+        // w = p − (β/2)(pᵀv) v, kept in p.
+        let kk = 0.5 * beta * dot(&p[..m], &v[..m]);
+        for r in 0..m {
+            p[r] -= kk * v[r];
+        }
+        // A' ← A' − v wᵀ − w vᵀ.
+        for r in 0..m {
+            let (vr, wr) = (v[r], p[r]);
+            let row = &mut a[(k + 1 + r) * n + k + 1..(k + 1 + r) * n + n];
+            for ((cell, &vc), &wc) in row.iter_mut().zip(&v[..m]).zip(&p[..m]) {
+                *cell -= vr * wc + wr * vc;
+            }
+        }
+        e[k] = alpha;
+    }
+    if n >= 2 {
+        e[n - 2] = a[(n - 2) * n + n - 1];
+    }
+    let d = (0..n).map(|i| a[i * n + i]).collect();
+    (d, e)
+}
+
+/// Eigenvalues of the symmetric tridiagonal matrix with diagonal `d` and off-diagonal `e`
+/// (`e[i]` couples `i` and `i + 1`), left in `d` (implicit QL, Wilkinson shifts). Plain
+/// `sqrt(a² + b²)` instead of `hypot`: the GLCM matrices are bounded (entries ≤ a few
+/// thousand), and libm's `hypot` is several times slower.
+fn tridiagonal_ql(d: &mut [f64], e: &mut [f64]) {
+    let n = d.len();
+    if n < 2 {
+        return;
+    }
+    e[n - 1] = 0.0;
+    for l in 0..n {
+        let mut iterations = 0;
+        loop {
+            let mut m = l;
+            while m + 1 < n {
+                let dd = d[m].abs() + d[m + 1].abs();
+                // Negated test so that NaN also ends the search.
+                if !(e[m].abs() > f64::EPSILON * dd) {
+                    break;
+                }
+                m += 1;
+            }
+            if m == l {
+                break;
+            }
+            iterations += 1;
+            if iterations > 100 {
+                break;
+            }
+            let mut g = (d[l + 1] - d[l]) / (2.0 * e[l]);
+            let mut r = (g * g + 1.0).sqrt();
+            g = d[m] - d[l] + e[l] / (g + if g >= 0.0 { r.abs() } else { -r.abs() });
+            let (mut s, mut c, mut p) = (1.0, 1.0, 0.0);
+            let mut underflow = false;
+            for i in (l..m).rev() {
+                let f = s * e[i];
+                let b = c * e[i];
+                r = (f * f + g * g).sqrt();
+                e[i + 1] = r;
+                if r == 0.0 {
+                    d[i + 1] -= p;
+                    e[m] = 0.0;
+                    underflow = true;
+                    break;
+                }
+                s = f / r;
+                c = g / r;
+                g = d[i + 1] - p;
+                r = (d[i] - g) * s + 2.0 * c * b;
+                p = s * r;
+                d[i + 1] = g + p;
+                g = c * r - b;
+            }
+            if underflow {
+                continue;
+            }
+            d[l] -= p;
+            e[l] = g;
+            e[m] = 0.0;
+        }
+    }
+}
 
 /// The eigenvalues `(re, im)` of the `n × n` row-major real matrix `a`, in no particular
 /// order (complex ones in conjugate pairs). Never panics; should the QR iteration not converge
 /// (it does for any practical input), the eigenvalues not found are NaN.
+#[cfg(test)]
 pub(crate) fn general_eigenvalues(a: &[f64], n: usize) -> Vec<(f64, f64)> {
     if n == 0 || a.len() < n * n {
         return Vec::new();
@@ -22,6 +170,7 @@ pub(crate) fn general_eigenvalues(a: &[f64], n: usize) -> Vec<(f64, f64)> {
     hqr(&mut b, n)
 }
 
+#[cfg(test)]
 /// Reduces `a` to upper Hessenberg form in place by Householder similarity transforms.
 fn hessenberg(a: &mut [f64], n: usize) {
     if n < 3 {
@@ -67,6 +216,7 @@ fn hessenberg(a: &mut [f64], n: usize) {
     }
 }
 
+#[cfg(test)]
 /// `|a|` with the sign of `b` (Fortran `SIGN`).
 fn sign(a: f64, b: f64) -> f64 {
     if b >= 0.0 {
@@ -76,6 +226,7 @@ fn sign(a: f64, b: f64) -> f64 {
     }
 }
 
+#[cfg(test)]
 /// Eigenvalues of the upper Hessenberg matrix in the 1-based `(n+1)²` buffer `a` (row 0 and
 /// column 0 unused) by the Francis double-shift QR algorithm; `a` is destroyed.
 #[allow(clippy::many_single_char_names)]
@@ -374,8 +525,59 @@ mod tests {
         assert!((ev.iter().map(|e| e.0).sum::<f64>() - trace).abs() < 1e-11 * trace);
     }
 
+    fn sorted_real(mut v: Vec<f64>) -> Vec<f64> {
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    #[test]
+    fn symmetric_matches_general() {
+        assert!(symmetric_eigenvalues(&mut [], 0).is_empty());
+        assert_eq!(symmetric_eigenvalues(&mut [3.0], 1), vec![3.0]);
+        let two = sorted_real(symmetric_eigenvalues(&mut [2.0, 1.0, 1.0, 2.0], 2));
+        assert!((two[0] - 1.0).abs() < 1e-15 && (two[1] - 3.0).abs() < 1e-15);
+        for n in [3, 5, 8, 17, 40] {
+            let b: Vec<f64> = (0..n * n)
+                .map(|i| ((i * 37 + 11) % 23) as f64 / 9.0 - 1.2)
+                .collect();
+            let mut a = vec![0.0; n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    a[i * n + j] = b[i * n + j] + b[j * n + i];
+                }
+            }
+            let general = sorted(general_eigenvalues(&a, n));
+            let symmetric = sorted_real(symmetric_eigenvalues(&mut a.clone(), n));
+            for (g, s) in general.iter().zip(&symmetric) {
+                assert!(
+                    g.1.abs() < 1e-12 && (g.0 - s).abs() < 1e-12,
+                    "{n}: {general:?} vs {symmetric:?}"
+                );
+            }
+        }
+        // Already tridiagonal / diagonal / zero blocks.
+        let mut diag = vec![0.0; 16];
+        for (i, v) in [4.0, -1.0, 0.5, 2.0].iter().enumerate() {
+            diag[i * 4 + i] = *v;
+        }
+        assert_eq!(
+            sorted_real(symmetric_eigenvalues(&mut diag, 4)),
+            vec![-1.0, 0.5, 2.0, 4.0]
+        );
+        assert_eq!(symmetric_eigenvalues(&mut [0.0; 9], 3), vec![0.0; 3]);
+    }
+
+    #[test]
+    fn dot_is_a_dot_product() {
+        let a: Vec<f64> = (0..11).map(f64::from).collect();
+        assert_eq!(dot(&a, &a), 385.0);
+        assert_eq!(dot(&a[..3], &a), 5.0);
+        assert_eq!(dot(&[], &a), 0.0);
+    }
+
     #[test]
     fn nan_terminates() {
+        assert_eq!(symmetric_eigenvalues(&mut [f64::NAN; 16], 4).len(), 4);
         let ev = general_eigenvalues(&[f64::NAN, 1.0, 1.0, f64::NAN], 2);
         assert_eq!(ev.len(), 2);
         let ev = general_eigenvalues(&[f64::NAN; 16], 4);

@@ -48,28 +48,7 @@ pub(super) fn values(
     let n = lattice.n_present();
     let width = offsets.len() + 1;
     check_cells("GLDM", n, width)?;
-    let data = &lattice.data;
-    let slot = &lattice.slot;
-    let mut dep = vec![0u32; data.len()];
-    for &a in &offsets {
-        lattice.for_each_pair_row(a, |v, w, len| {
-            let rows = dep[v..v + len]
-                .iter_mut()
-                .zip(&slot[w..w + len])
-                .zip(data[v..v + len].iter().zip(&data[w..w + len]));
-            for ((d, &sw), (&lv, &lw)) in rows {
-                if lv != 0 && sw != 0 && f64::from(lv.abs_diff(lw)) <= alpha {
-                    *d += 1;
-                }
-            }
-        });
-    }
-    let mut counts = vec![0u64; n * width];
-    for (&s, &d) in slot.iter().zip(&dep) {
-        if s != 0 {
-            counts[(s as usize - 1) * width + d as usize] += 1;
-        }
-    }
+    let counts = dependence_counts(lattice, &offsets, alpha, width);
     let cells: Vec<Cell> = counts
         .iter()
         .enumerate()
@@ -95,4 +74,75 @@ pub(super) fn values(
         f.small_high,
         f.small_low,
     ])
+}
+
+/// The GLDM counts, row-major `Ngp × width`: `[slot][dep]` for every ROI voxel, `dep` the
+/// number of its ROI neighbours along `offsets` whose level differs by at most `alpha`.
+fn dependence_counts(
+    lattice: &Lattice,
+    offsets: &[[isize; 3]],
+    alpha: f64,
+    width: usize,
+) -> Vec<u64> {
+    let n = lattice.n_present();
+    let mut counts = vec![0u64; n * width];
+    let data = &lattice.data;
+    let slot = &lattice.slot;
+    let ni = lattice.shape[2];
+    // alpha is integral: compare integer differences (none dependent below 0, saturating at
+    // u32::MAX above).
+    let alpha = if alpha < 0.0 {
+        None
+    } else if alpha >= f64::from(u32::MAX) {
+        Some(u32::MAX)
+    } else {
+        Some(alpha as u32)
+    };
+    // Signed 32-bit arithmetic vectorises on every x86-64 (SSE2 has no unsigned compare):
+    // used when levels and alpha fit, the generic unsigned form otherwise.
+    let small = lattice.max_level() < (1 << 30) && alpha.is_none_or(|a| a < (1 << 30));
+    // Row by row (the rows around stay in cache), all offsets at once.
+    let mut dep = vec![0u32; ni];
+    for (r, &(x0, x1)) in lattice.extents.iter().enumerate() {
+        if x0 >= x1 {
+            continue;
+        }
+        let len = x1 - x0;
+        dep[..len].fill(0);
+        let row = r * ni + x0;
+        if let Some(alpha) = alpha {
+            for &a in offsets {
+                let Some((lo, hi, nb)) = lattice.row_neighbours(r, a) else {
+                    continue;
+                };
+                let (k, m) = (lo - x0, hi - lo);
+                let centre = &data[row + k..row + k + m];
+                let cells = dep[k..k + m].iter_mut().zip(centre).zip(&data[nb..nb + m]);
+                if alpha == 0 {
+                    for ((d, &lc), &ln) in cells {
+                        *d += u32::from(ln != 0) & u32::from(lc == ln);
+                    }
+                } else if small {
+                    let (lo_a, hi_a) = (-(alpha as i32), alpha as i32);
+                    for ((d, &lc), &ln) in cells {
+                        let diff = lc as i32 - ln as i32;
+                        *d +=
+                            u32::from(ln != 0) & u32::from(diff >= lo_a) & u32::from(diff <= hi_a);
+                    }
+                } else {
+                    for ((d, &lc), &ln) in cells {
+                        *d += u32::from(ln != 0) & u32::from(lc.abs_diff(ln) <= alpha);
+                    }
+                }
+            }
+        }
+        for (&s, &d) in slot[row..row + len].iter().zip(&dep) {
+            if s != 0 {
+                if let Some(c) = counts.get_mut((s as usize - 1) * width + d as usize) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+    counts
 }

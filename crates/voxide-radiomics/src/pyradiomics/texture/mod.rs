@@ -42,7 +42,7 @@ pub(crate) const EPS: f64 = f64::EPSILON;
 /// Largest number of cells a dense per-angle matrix may have (GLCM `Ngp²`, GLRLM
 /// `Ngp × max(shape)`, GLDM `Ngp × (2 Na + 1)`): beyond it, [`compute`] refuses the input
 /// instead of allocating gigabytes (PyRadiomics would allocate `Ng² × Na` doubles and fail).
-pub(crate) const MAX_CELLS: usize = 1 << 27;
+pub(crate) const MAX_CELLS: usize = 1 << 24;
 
 /// The input of a PyRadiomics texture class.
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +192,9 @@ pub(crate) struct Lattice<'a> {
     pub levels: Vec<u32>,
     /// `levels` as f64 (PyRadiomics' `ivector`).
     pub ivector: Vec<f64>,
+    /// Per row `r = z · nj + y`: the x range `x0..x1` from its first to its last ROI voxel
+    /// (`0..0` for a row without any).
+    pub extents: Vec<(usize, usize)>,
 }
 
 impl<'a> Lattice<'a> {
@@ -241,12 +244,26 @@ impl<'a> Lattice<'a> {
             (present, slot)
         };
         let ivector = present.iter().map(|&l| f64::from(l)).collect();
+        let extents = if ni == 0 {
+            Vec::new()
+        } else {
+            data.chunks_exact(ni)
+                .map(|row| match row.iter().position(|&l| l != 0) {
+                    Some(first) => {
+                        let last = row.iter().rposition(|&l| l != 0).unwrap_or(first);
+                        (first, last + 1)
+                    }
+                    None => (0, 0),
+                })
+                .collect()
+        };
         Ok(Lattice {
             data,
             shape: [nk, nj, ni],
             slot,
             levels: present,
             ivector,
+            extents,
         })
     }
 
@@ -263,6 +280,26 @@ impl<'a> Lattice<'a> {
     /// Flat C-order strides.
     pub fn strides(&self) -> [usize; 3] {
         [self.shape[1] * self.shape[2], self.shape[2], 1]
+    }
+
+    /// For row `r = z · nj + y` and offset `a`: the part `lo..hi` of the row's ROI extent whose
+    /// neighbours `x + a` lie inside the box, with the flat index of the neighbour of `lo`;
+    /// `None` when there is none.
+    pub fn row_neighbours(&self, r: usize, a: [isize; 3]) -> Option<(usize, usize, usize)> {
+        let [nk, nj, ni] = self.shape;
+        let (x0, x1) = *self.extents.get(r)?;
+        let shift = |p: usize, d: isize, n: usize| {
+            let q = p.checked_add_signed(d)?;
+            (q < n).then_some(q)
+        };
+        let zn = shift(r / nj, a[0], nk)?;
+        let yn = shift(r % nj, a[1], nj)?;
+        let (lo, hi) = overlap(ni, a[2]);
+        let (lo, hi) = (lo.max(x0), hi.min(x1));
+        if lo >= hi {
+            return None;
+        }
+        Some((lo, hi, (zn * nj + yn) * ni + lo.wrapping_add_signed(a[2])))
     }
 
     /// Calls `f(v, w, len)` for every row segment of voxel pairs `(v + t, w + t)`, `t < len`,

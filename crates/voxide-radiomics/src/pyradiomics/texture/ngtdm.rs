@@ -27,39 +27,14 @@ pub(super) fn values(
         force_2d_axis(settings),
         true,
     )?;
-    let data = &lattice.data;
-    let slot = &lattice.slot;
-    let mut count = vec![0u32; data.len()];
-    let mut sum = vec![0u64; data.len()];
-    for &a in &offsets {
-        lattice.for_each_pair_row(a, |v, w, len| {
-            let rows = count[v..v + len]
-                .iter_mut()
-                .zip(sum[v..v + len].iter_mut())
-                .zip(slot[v..v + len].iter().zip(&data[w..w + len]));
-            for ((c, s), (&sv, &lw)) in rows {
-                if sv != 0 && lw != 0 {
-                    *c += 1;
-                    *s += u64::from(lw);
-                }
-            }
-        });
-    }
     let n = lattice.n_present();
     let mut n_i = vec![0.0f64; n];
     let mut s_i = vec![0.0f64; n];
-    // Raster order, as the C loop accumulates.
-    for ((&sv, &lv), (&c, &s)) in slot.iter().zip(data.iter()).zip(count.iter().zip(&sum)) {
-        if sv == 0 {
-            continue;
-        }
-        let diff = if c == 0 {
-            0.0
-        } else {
-            (f64::from(lv) - s as f64 / f64::from(c)).abs()
-        };
-        n_i[sv as usize - 1] += 1.0;
-        s_i[sv as usize - 1] += diff;
+    // 32-bit sums when they cannot overflow (they vectorise better), 64-bit otherwise.
+    if u64::from(lattice.max_level()) * (offsets.len() as u64) < (1 << 32) {
+        accumulate::<u32>(lattice, &offsets, &mut n_i, &mut s_i);
+    } else {
+        accumulate::<u64>(lattice, &offsets, &mut n_i, &mut s_i);
     }
     Ok(features(&n_i, &s_i, &lattice.ivector))
 }
@@ -94,4 +69,70 @@ fn features(n_i: &[f64], s_i: &[f64], g: &[f64]) -> Vec<f64> {
     let complexity = complexity / nvp;
     let strength = if sum_s != 0.0 { strength / sum_s } else { 0.0 };
     vec![busyness, coarseness, complexity, contrast, strength]
+}
+
+/// An integer sum of neighbour levels.
+trait LevelSum: Copy + Default + std::ops::AddAssign + From<u32> {
+    fn to_f64(self) -> f64;
+}
+
+impl LevelSum for u32 {
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl LevelSum for u64 {
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+/// Adds every ROI voxel to `n_i` and `|level − mean neighbour level|` to `s_i` (0 without ROI
+/// neighbours), in raster order as the C loop accumulates. Row by row (the rows around stay in
+/// cache), all offsets at once: per voxel the number of ROI neighbours and the sum of their
+/// levels (0 outside the ROI adds nothing). Sums are exact integers, as C's double sums are.
+fn accumulate<S: LevelSum>(
+    lattice: &Lattice,
+    offsets: &[[isize; 3]],
+    n_i: &mut [f64],
+    s_i: &mut [f64],
+) {
+    let data = &lattice.data;
+    let slot = &lattice.slot;
+    let ni = lattice.shape[2];
+    let mut count = vec![0u32; ni];
+    let mut sum = vec![S::default(); ni];
+    for (r, &(x0, x1)) in lattice.extents.iter().enumerate() {
+        if x0 >= x1 {
+            continue;
+        }
+        let len = x1 - x0;
+        count[..len].fill(0);
+        sum[..len].fill(S::default());
+        for &a in offsets {
+            if let Some((lo, hi, nb)) = lattice.row_neighbours(r, a) {
+                let (k, m) = (lo - x0, hi - lo);
+                let cells = count[k..k + m].iter_mut().zip(sum[k..k + m].iter_mut());
+                for ((c, s), &l) in cells.zip(&data[nb..nb + m]) {
+                    *c += u32::from(l != 0);
+                    *s += S::from(l);
+                }
+            }
+        }
+        let row = r * ni + x0;
+        let voxels = slot[row..row + len].iter().zip(&data[row..row + len]);
+        for ((&sv, &lv), (&c, &s)) in voxels.zip(count.iter().zip(&sum)) {
+            if sv == 0 {
+                continue;
+            }
+            let diff = if c == 0 {
+                0.0
+            } else {
+                (f64::from(lv) - s.to_f64() / f64::from(c)).abs()
+            };
+            n_i[sv as usize - 1] += 1.0;
+            s_i[sv as usize - 1] += diff;
+        }
+    }
 }
