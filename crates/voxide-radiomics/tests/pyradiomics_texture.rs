@@ -29,8 +29,12 @@ use voxide_radiomics::pyradiomics::texture::{compute, TextureInput, TextureSetti
 #[path = "pyradiomics_texture/small_cases.rs"]
 mod small_cases;
 
-/// One small array with its settings and PyRadiomics' output per class (`Err` with its
-/// message where PyRadiomics raises).
+/// PyRadiomics' output of one class: `(feature, value)` in its order, or `Err` with the
+/// exception it raised.
+pub type ClassOutput = Result<&'static [(&'static str, f64)], &'static str>;
+
+/// One small array with its settings and PyRadiomics' output per class.
+#[derive(Debug)]
 pub struct Case {
     pub name: &'static str,
     pub shape: [usize; 3],
@@ -41,10 +45,7 @@ pub struct Case {
     pub weighting_norm: Option<&'static str>,
     pub symmetrical_glcm: bool,
     pub gldm_a: f64,
-    pub expected: &'static [(
-        &'static str,
-        Result<&'static [(&'static str, f64)], &'static str>,
-    )],
+    pub expected: &'static [(&'static str, ClassOutput)],
 }
 
 fn fixtures() -> PathBuf {

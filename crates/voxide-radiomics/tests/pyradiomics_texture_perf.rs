@@ -88,21 +88,3 @@ fn five_classes_on_100k_voxels() {
         );
     }
 }
-
-#[test]
-#[ignore = "timing"]
-fn glrlm_only() {
-    let settings = TextureSettings::default();
-    let levels = ellipsoid();
-    let input = TextureInput {
-        levels: &levels,
-        spacing: [1.0; 3],
-        settings: &settings,
-    };
-    for _ in 0..3 {
-        let t = best_of(50, || {
-            compute("glrlm", &input, &[]).unwrap();
-        });
-        println!("ellipsoid glrlm {t:.2} ms");
-    }
-}

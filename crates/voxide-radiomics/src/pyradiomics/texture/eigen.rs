@@ -26,6 +26,12 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
+/// Whether `value` is negligible next to `scale` (≤ machine epsilon × `scale`); true for NaN
+/// too, so that NaN input ends the iterations instead of looping.
+fn negligible(value: f64, scale: f64) -> bool {
+    value.partial_cmp(&(f64::EPSILON * scale)) != Some(std::cmp::Ordering::Greater)
+}
+
 /// The eigenvalues of the symmetric `n × n` row-major matrix `a` (both triangles must hold
 /// the matrix; `a` is overwritten), in no particular order. Never panics: NaN entries give
 /// meaningless values after a bounded number of iterations.
@@ -102,8 +108,7 @@ fn tridiagonal_ql(d: &mut [f64], e: &mut [f64]) {
             let mut m = l;
             while m + 1 < n {
                 let dd = d[m].abs() + d[m + 1].abs();
-                // Negated test so that NaN also ends the search.
-                if !(e[m].abs() > f64::EPSILON * dd) {
+                if negligible(e[m].abs(), dd) {
                     break;
                 }
                 m += 1;
@@ -252,7 +257,7 @@ fn hqr(a: &mut [f64], n: usize) -> Vec<(f64, f64)> {
                 if s == 0.0 {
                     s = anorm;
                 }
-                if !(a[at(l, l - 1)].abs() > f64::EPSILON * s) {
+                if negligible(a[at(l, l - 1)].abs(), s) {
                     a[at(l, l - 1)] = 0.0;
                     break;
                 }
@@ -330,7 +335,7 @@ fn hqr(a: &mut [f64], n: usize) -> Vec<(f64, f64)> {
                 }
                 let u = a[at(m, m - 1)].abs() * (q.abs() + r.abs());
                 let v = p.abs() * (a[at(m - 1, m - 1)].abs() + z.abs() + a[at(m + 1, m + 1)].abs());
-                if !(u > f64::EPSILON * v) {
+                if negligible(u, v) {
                     break;
                 }
                 m -= 1;

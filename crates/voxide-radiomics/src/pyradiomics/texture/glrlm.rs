@@ -125,16 +125,22 @@ fn count(lattice: &Lattice, offset: [isize; 3], nr: usize, length: &mut Vec<u32>
     let cells = (n + 1) * width;
     let mut tables = vec![0u32; 4 * cells];
     let ni = lattice.shape[2];
+    let (t0, rest) = tables.split_at_mut(cells);
+    let (t1, rest) = rest.split_at_mut(cells);
+    let (t2, t3) = rest.split_at_mut(cells);
     for (r, &(x0, x1)) in lattice.extents.iter().enumerate() {
-        let row = r * ni;
-        for x in x0..x1 {
-            let s = slot[row + x] as usize;
-            if s != 0 {
-                let index = (x & 3) * cells + s * width + length[row + x] as usize;
-                if let Some(cell) = tables.get_mut(index) {
-                    *cell += 1;
-                }
-            }
+        let (a, b) = (r * ni + x0, r * ni + x1);
+        // Non-ROI voxels (slot 0) land in the unused row 0: no branch.
+        let mut s4 = slot[a..b].chunks_exact(4);
+        let mut l4 = length[a..b].chunks_exact(4);
+        for (s, l) in (&mut s4).zip(&mut l4) {
+            t0[s[0] as usize * width + l[0] as usize] += 1;
+            t1[s[1] as usize * width + l[1] as usize] += 1;
+            t2[s[2] as usize * width + l[2] as usize] += 1;
+            t3[s[3] as usize * width + l[3] as usize] += 1;
+        }
+        for (&s, &l) in s4.remainder().iter().zip(l4.remainder()) {
+            t0[s as usize * width + l as usize] += 1;
         }
     }
     let mut p = vec![0.0; n * nr];
@@ -328,7 +334,7 @@ mod tests {
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     let r = state >> 33;
-                    if r % hole_every == 0 {
+                    if r.is_multiple_of(hole_every) {
                         0
                     } else {
                         (r % levels_max) as u32 + 1
