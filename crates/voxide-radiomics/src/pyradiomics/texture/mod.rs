@@ -186,8 +186,9 @@ pub(crate) struct Lattice<'a> {
     pub data: Cow<'a, [u32]>,
     /// `(nk, nj, ni)`.
     pub shape: [usize; 3],
-    /// Per voxel: 0 outside the ROI, else 1 + the index of its level in `levels`.
-    pub slot: Vec<u32>,
+    /// Per voxel: 0 outside the ROI, else 1 + the index of its level in `levels` (the data
+    /// itself, borrowed, when the levels present are exactly `1..=Ng`, the usual case).
+    pub slot: Cow<'a, [u32]>,
     /// The grey levels present in the ROI, ascending (PyRadiomics' `grayLevels`).
     pub levels: Vec<u32>,
     /// `levels` as f64 (PyRadiomics' `ivector`).
@@ -204,13 +205,14 @@ impl<'a> Lattice<'a> {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(levels.iter().copied().collect()),
         };
-        if data.iter().all(|&l| l == 0) {
+        let max = data.iter().copied().max().unwrap_or(0);
+        if max == 0 {
             return Err(RadiomicsError::EmptyRoi(
                 " (no voxel has a discretised level above 0)".into(),
             ));
         }
-        let max = data.iter().copied().max().unwrap_or(0);
-        let (present, slot) = if (max as usize) <= 4 * data.len() + 4096 {
+        let (present, slot): (Vec<u32>, Cow<'a, [u32]>) = if (max as usize) <= 4 * data.len() + 4096
+        {
             // Dense lookup table: cheap for any real discretisation.
             let mut table = vec![0u32; max as usize + 1];
             for &l in data.iter() {
@@ -224,7 +226,15 @@ impl<'a> Lattice<'a> {
                     *t = present.len() as u32;
                 }
             }
-            let slot = data.iter().map(|&l| table[l as usize]).collect();
+            let slot = if present.len() == max as usize {
+                // Levels 1..=max all present: slots are the levels.
+                match &data {
+                    Cow::Borrowed(d) => Cow::Borrowed(*d),
+                    Cow::Owned(d) => Cow::Owned(d.clone()),
+                }
+            } else {
+                Cow::Owned(data.iter().map(|&l| table[l as usize]).collect())
+            };
             (present, slot)
         } else {
             // Sparse huge levels (garbage in): sort and binary-search instead.
@@ -241,7 +251,7 @@ impl<'a> Lattice<'a> {
                     }
                 })
                 .collect();
-            (present, slot)
+            (present, Cow::Owned(slot))
         };
         let ivector = present.iter().map(|&l| f64::from(l)).collect();
         let extents = if ni == 0 {
