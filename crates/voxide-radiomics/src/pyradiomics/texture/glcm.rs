@@ -295,6 +295,9 @@ impl AngleContext<'_> {
         }
         let ux: f64 = g.iter().zip(&px).map(|(gi, v)| gi * v).sum();
         let uy: f64 = g.iter().zip(&py).map(|(gj, v)| gj * v).sum();
+        // Logarithms dominate this function: for a symmetric matrix (the default) each is
+        // computed once per pair {i, j} and mirrored (px and py then agree to rounding).
+        let symmetric = (0..n).all(|i| (0..i).all(|j| p[i * n + j] == p[j * n + i]));
         // log2(px(i) py(j) + eps) for every cell with px, py > 0 (HXY1 and HXY2); the other
         // cells have p = 0 and px py = 0 and add nothing.
         let mut log_pxy = vec![0.0; n * n];
@@ -306,12 +309,18 @@ impl AngleContext<'_> {
             for j in 0..n {
                 if py[j] != 0.0 {
                     let q = px[i] * py[j];
-                    let l = (q + EPS).log2();
+                    let l = if symmetric && j < i {
+                        log_pxy[j * n + i]
+                    } else {
+                        (q + EPS).log2()
+                    };
                     log_pxy[i * n + j] = l;
                     hxy2 -= q * l;
                 }
             }
         }
+        // log2(p + eps) of the non-zero cells (HXY).
+        let mut log_p = vec![0.0; n * n];
         let mut p_diff = vec![0.0; self.tables.diff_k.len()];
         let mut p_sum = vec![0.0; self.tables.sum_k.len()];
         let (mut autocorrelation, mut prominence, mut shade, mut tendency) = (0.0, 0.0, 0.0, 0.0);
@@ -336,7 +345,13 @@ impl AngleContext<'_> {
                 sigx2 += v * (gi - ux) * (gi - ux);
                 sigy2 += v * (gj - uy) * (gj - uy);
                 energy += v * v;
-                hxy -= v * (v + EPS).log2();
+                let lp = if symmetric && j < i {
+                    log_p[j * n + i]
+                } else {
+                    (v + EPS).log2()
+                };
+                log_p[i * n + j] = lp;
+                hxy -= v * lp;
                 hxy1 -= v * log_pxy[i * n + j];
                 max_p = max_p.max(v);
                 p_diff[self.tables.diff_bin[i * n + j] as usize] += v;
