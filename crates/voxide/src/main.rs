@@ -149,8 +149,9 @@ enum RadiomicsCommand {
         #[arg(long)]
         mask: PathBuf,
         /// The label of the ROI in the mask (SEG: the segment number; RTSTRUCT: the n-th ROI).
-        #[arg(long, default_value_t = 1)]
-        label: u8,
+        /// Default 1, or the parameter file's `label` setting with --params.
+        #[arg(long)]
+        label: Option<u8>,
         #[command(flatten)]
         settings: radiomics_cmd::SettingsArgs,
         /// Output format.

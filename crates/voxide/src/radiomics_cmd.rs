@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use voxide_core::{AnyImage, Geometry, Image};
+use voxide_radiomics::pyradiomics::{PyRadiomicsParams, PyValue};
 use voxide_radiomics::Settings;
 
 /// Output formats of `extract`.
@@ -25,22 +26,65 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SettingsArgs {
     /// Use one of the IBSI reference configurations (A to E) of the IBSI manual's chapter 5.
-    #[arg(long, value_name = "A..E")]
+    #[arg(long, value_name = "A..E", conflicts_with = "params")]
     pub ibsi_config: Option<char>,
+    /// PyRadiomics compatibility: a PyRadiomics parameter file (YAML or JSON); features get
+    /// PyRadiomics' names and values, with its `diagnostics_*` columns.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+}
+
+/// The feature definitions a run uses.
+#[derive(Debug)]
+enum Mode {
+    Ibsi(Settings),
+    PyRadiomics(PyRadiomicsParams),
 }
 
 impl SettingsArgs {
-    fn settings(&self) -> Result<Settings> {
-        match self.ibsi_config {
-            Some(c) => Settings::ibsi_config(c)
-                .with_context(|| format!("unknown IBSI configuration '{c}': use A, B, C, D or E")),
-            None => Ok(Settings::default()),
+    fn mode(&self) -> Result<Mode> {
+        if let Some(path) = &self.params {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the parameter file {}", path.display()))?;
+            let is_json = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            let params = if is_json {
+                PyRadiomicsParams::from_json(&text)
+            } else {
+                PyRadiomicsParams::from_yaml(&text)
+            }
+            .with_context(|| format!("parameter file {}", path.display()))?;
+            return Ok(Mode::PyRadiomics(params));
         }
+        Ok(Mode::Ibsi(match self.ibsi_config {
+            Some(c) => Settings::ibsi_config(c)
+                .with_context(|| format!("unknown IBSI configuration '{c}': use A, B, C, D or E"))?,
+            None => Settings::default(),
+        }))
     }
 
     /// A string that changes whenever the settings do (a batch refuses to mix results).
     fn fingerprint(&self) -> Result<String> {
-        Ok(format!("{:?}", self.settings()?))
+        Ok(format!("{:?}", self.mode()?))
+    }
+}
+
+/// One output value: a number, or text (PyRadiomics' diagnostics).
+#[derive(Debug, Clone)]
+enum Cell {
+    Number(f64),
+    Integer(i64),
+    Text(String),
+}
+
+impl Cell {
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Cell::Number(v) => json_number(*v),
+            Cell::Integer(i) => serde_json::Value::from(*i),
+            Cell::Text(t) => serde_json::Value::String(t.clone()),
+        }
     }
 }
 
@@ -49,7 +93,8 @@ impl SettingsArgs {
 struct Case {
     image: PathBuf,
     mask: PathBuf,
-    label: u8,
+    /// The ROI label; `None`: 1, or the parameter file's `label` in PyRadiomics mode.
+    label: Option<u8>,
     /// Other columns of the cohort file, passed through to the output.
     extra: Vec<(String, String)>,
 }
@@ -60,8 +105,12 @@ impl Case {
             "{}\u{1f}{}\u{1f}{}",
             self.image.display(),
             self.mask.display(),
-            self.label
+            self.label_text()
         )
+    }
+
+    fn label_text(&self) -> String {
+        self.label.map(|l| l.to_string()).unwrap_or_default()
     }
 }
 
@@ -69,12 +118,12 @@ impl Case {
 pub fn extract(
     image: &Path,
     mask: &Path,
-    label: u8,
+    label: Option<u8>,
     settings: &SettingsArgs,
     format: OutputFormat,
     output: Option<&Path>,
 ) -> Result<()> {
-    let settings = settings.settings()?;
+    let settings = settings.mode()?;
     let case = Case {
         image: image.to_path_buf(),
         mask: mask.to_path_buf(),
@@ -85,7 +134,7 @@ pub fn extract(
     let mut row: Vec<(String, String)> = vec![
         ("Image".into(), image.display().to_string()),
         ("Mask".into(), mask.display().to_string()),
-        ("Label".into(), label.to_string()),
+        ("Label".into(), case.label_text()),
     ];
     let text = match format {
         OutputFormat::Json => {
@@ -94,12 +143,12 @@ pub fn extract(
                 obj.insert(k, serde_json::Value::String(v));
             }
             for (k, v) in &features {
-                obj.insert(k.clone(), json_number(*v));
+                obj.insert(k.clone(), v.to_json());
             }
             serde_json::to_string_pretty(&serde_json::Value::Object(obj))? + "\n"
         }
         OutputFormat::Csv => {
-            row.extend(features.iter().map(|(k, v)| (k.clone(), format_value(*v))));
+            row.extend(features.iter().map(|(k, v)| (k.clone(), format_cell(v))));
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record(row.iter().map(|(k, _)| k))?;
             w.write_record(row.iter().map(|(_, v)| v))?;
@@ -115,19 +164,52 @@ pub fn extract(
 }
 
 /// Reads the inputs of a case and computes its features, as (column, value) in order.
-fn compute(case: &Case, settings: &Settings) -> Result<Vec<(String, f64)>> {
+fn compute(case: &Case, mode: &Mode) -> Result<Vec<(String, Cell)>> {
     let image = read_volume(&case.image)
         .with_context(|| format!("reading image {}", case.image.display()))?;
     let geometry = image.geometry().clone();
-    let mask = read_mask(&case.mask, &geometry, case.label)
-        .with_context(|| format!("reading mask {}", case.mask.display()))?;
-    let features = voxide_core::with_image!(&image, img => {
-        voxide_radiomics::extract(img, &mask, case.label, settings)
-    })?;
-    Ok(features
-        .into_iter()
-        .map(|f| (f.column_name(), f.value))
-        .collect())
+    match mode {
+        Mode::Ibsi(settings) => {
+            let label = case.label.unwrap_or(1);
+            let mask = read_mask(&case.mask, &geometry, label)
+                .with_context(|| format!("reading mask {}", case.mask.display()))?;
+            let features = voxide_core::with_image!(&image, img => {
+                voxide_radiomics::extract(img, &mask, label, settings)
+            })?;
+            Ok(features
+                .into_iter()
+                .map(|f| (f.column_name(), Cell::Number(f.value)))
+                .collect())
+        }
+        Mode::PyRadiomics(params) => {
+            // PyRadiomics reads label images as they are (any integer type, any label); SEG
+            // and RTSTRUCT masks are rasterised onto the image first.
+            let mask = if crate::is_image_file(&case.mask) {
+                voxide_io::read_image(&case.mask).map_err(anyhow::Error::from)
+            } else {
+                let label = case.label.unwrap_or(1);
+                read_mask(&case.mask, &geometry, label).map(AnyImage::U8)
+            }
+            .with_context(|| format!("reading mask {}", case.mask.display()))?;
+            let values = voxide_radiomics::pyradiomics::extract(
+                &image,
+                &mask,
+                case.label.map(u32::from),
+                params,
+            )?;
+            Ok(values
+                .into_iter()
+                .map(|(k, v)| {
+                    let cell = match v {
+                        PyValue::Float(f) => Cell::Number(f),
+                        PyValue::Int(i) => Cell::Integer(i),
+                        PyValue::Text(t) => Cell::Text(t),
+                    };
+                    (k, cell)
+                })
+                .collect())
+        }
+    }
 }
 
 /// An image file (NIfTI, NRRD) or a DICOM series folder.
@@ -227,7 +309,7 @@ pub fn batch(
     retry_failed: bool,
     report: Option<&Path>,
 ) -> Result<()> {
-    let settings = settings_args.settings()?;
+    let settings = settings_args.mode()?;
     let cases = read_cohort(cohort)?;
     if cases.is_empty() {
         bail!(
@@ -272,7 +354,7 @@ pub fn batch(
                     Ok(features) => {
                         let obj: serde_json::Map<String, serde_json::Value> = features
                             .into_iter()
-                            .map(|(k, v)| (k, json_number(v)))
+                            .map(|(k, v)| (k, v.to_json()))
                             .collect();
                         record.insert("features".into(), obj.into());
                     }
@@ -307,7 +389,7 @@ pub fn batch(
                 let result = done.get(&case.key());
                 let features = result.and_then(|r| r.get("features"));
                 crate::radiomics_report::CaseRow {
-                    name: format!("{} [{}]", case.image.display(), case.label),
+                    name: format!("{} [{}]", case.image.display(), case.label_text()),
                     error: match result {
                         None => Some("not computed"),
                         Some(r) => r.get("error").and_then(|e| e.as_str()),
@@ -420,14 +502,14 @@ fn read_cohort(path: &Path) -> Result<Vec<Case>> {
     for (n, record) in reader.records().enumerate() {
         let record = record.with_context(|| format!("{}: row {}", path.display(), n + 2))?;
         let label = match lc.and_then(|c| record.get(c)).map(str::trim) {
-            None | Some("") => 1,
-            Some(l) => l.parse().with_context(|| {
+            None | Some("") => None,
+            Some(l) => Some(l.parse().with_context(|| {
                 format!(
                     "{}: row {}: label '{l}' is not 0..=255",
                     path.display(),
                     n + 2
                 )
-            })?,
+            })?),
         };
         let extra = headers
             .iter()
@@ -486,12 +568,12 @@ fn write_table(
             .and_then(|r| r.get("error"))
             .and_then(|e| e.as_str())
             .map(str::to_string);
-        let features: BTreeMap<&str, f64> = result
+        let features: BTreeMap<&str, &serde_json::Value> = result
             .and_then(|r| r.get("features"))
             .and_then(|f| f.as_object())
             .map(|o| {
                 o.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_f64().unwrap_or(f64::NAN)))
+                    .map(|(k, v)| (k.as_str(), v))
                     .collect()
             })
             .unwrap_or_default();
@@ -506,7 +588,7 @@ fn write_table(
         let mut row = vec![
             case.image.display().to_string(),
             case.mask.display().to_string(),
-            case.label.to_string(),
+            case.label_text(),
         ];
         row.extend(case.extra.iter().map(|(_, v)| v.clone()));
         row.push(status.into());
@@ -521,7 +603,11 @@ fn write_table(
         row.extend(feature_columns.iter().map(|c| {
             features
                 .get(c.as_str())
-                .map(|v| format_value(*v))
+                .map(|v| match v {
+                    serde_json::Value::String(t) => t.clone(),
+                    serde_json::Value::Number(n) if n.is_i64() => n.to_string(),
+                    other => format_value(other.as_f64().unwrap_or(f64::NAN)),
+                })
                 .unwrap_or_default()
         }));
         w.write_record(&row)?;
@@ -538,6 +624,14 @@ fn format_value(v: f64) -> String {
         "nan".into()
     } else {
         format!("{v:?}")
+    }
+}
+
+fn format_cell(c: &Cell) -> String {
+    match c {
+        Cell::Number(v) => format_value(*v),
+        Cell::Integer(i) => i.to_string(),
+        Cell::Text(t) => t.clone(),
     }
 }
 
