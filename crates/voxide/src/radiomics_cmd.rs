@@ -58,8 +58,9 @@ impl SettingsArgs {
             return Ok(Mode::PyRadiomics(params));
         }
         Ok(Mode::Ibsi(match self.ibsi_config {
-            Some(c) => Settings::ibsi_config(c)
-                .with_context(|| format!("unknown IBSI configuration '{c}': use A, B, C, D or E"))?,
+            Some(c) => Settings::ibsi_config(c).with_context(|| {
+                format!("unknown IBSI configuration '{c}': use A, B, C, D or E")
+            })?,
             None => Settings::default(),
         }))
     }
@@ -571,11 +572,7 @@ fn write_table(
         let features: BTreeMap<&str, &serde_json::Value> = result
             .and_then(|r| r.get("features"))
             .and_then(|f| f.as_object())
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.as_str(), v))
-                    .collect()
-            })
+            .map(|o| o.iter().map(|(k, v)| (k.as_str(), v)).collect())
             .unwrap_or_default();
         let status = match (&result, &error) {
             (None, _) => "missing",

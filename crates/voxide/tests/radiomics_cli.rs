@@ -202,3 +202,58 @@ fn extract_reads_a_dicom_series_with_a_seg_mask() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("segment"));
 }
+
+#[test]
+fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
+    let data = |f: &str| voxide_testdata::data(&format!("radiomics/pyradiomics/{f}"));
+    let tmp = tempfile::tempdir().unwrap();
+    let params = tmp.path().join("params.yaml");
+    std::fs::write(
+        &params,
+        "imageType:\n  Original: {}\nsetting:\n  binWidth: 25\n  label: 1\nfeatureClass:\n  firstorder:\n  glcm: [Contrast]\n",
+    )
+    .unwrap();
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(data("brain1_image.nrrd"))
+        .arg("--mask")
+        .arg(data("brain1_label.nrrd"))
+        .arg("--params")
+        .arg(&params)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // PyRadiomics' own baseline (baseline_firstorder.csv, column brain1).
+    let mean = json["original_firstorder_Mean"].as_f64().unwrap();
+    assert!((mean / 825.2354363065023 - 1.0).abs() < 1e-9, "{mean}");
+    assert!(json["original_glcm_Contrast"].as_f64().is_some());
+    assert!(
+        json.get("original_glcm_Idmn").is_none(),
+        "only the enabled GLCM feature"
+    );
+    assert_eq!(json["diagnostics_Mask-original_VoxelNum"], 4137);
+
+    // A parameter file asking for filtered images names what is not available.
+    let wavelet = voxide_testdata::data("radiomics/pyradiomics/params/exampleCT.yaml");
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(data("brain1_image.nrrd"))
+        .arg("--mask")
+        .arg(data("brain1_label.nrrd"))
+        .arg("--params")
+        .arg(&wavelet)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("exampleCT.yaml") && (err.contains("LoG") || err.contains("Wavelet")),
+        "{err}"
+    );
+}
