@@ -46,17 +46,20 @@ pub(crate) fn compute(input: &FirstOrderInput, enabled: &[&str]) -> Vec<(&'stati
     let x = input.values;
     let n = x.len();
     let mut sorted = x.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
     let mu = mean(x);
     let centred: Vec<f64> = x.iter().map(|v| v - mu).collect();
-    let moment = |k: i32| -> f64 {
-        let p: Vec<f64> = centred
-            .iter()
-            .map(|d| if k == 2 { d * d } else { d.powi(k) })
-            .collect();
-        mean(&p)
+    let mut scratch: Vec<f64> = Vec::with_capacity(n);
+    let mut moment = |k: i32| -> f64 {
+        scratch.clear();
+        scratch.extend(centred.iter().map(|&d| match k {
+            2 => d * d,
+            3 => d * d * d,
+            _ => (d * d) * (d * d),
+        }));
+        mean(&scratch)
     };
-    let energy = || {
+    let energy = {
         let sq: Vec<f64> = x
             .iter()
             .map(|v| (v + input.shift) * (v + input.shift))
@@ -64,39 +67,41 @@ pub(crate) fn compute(input: &FirstOrderInput, enabled: &[&str]) -> Vec<(&'stati
         pairwise_sum(&sq)
     };
     // Histogram of the present levels (np.unique(..., return_counts=True)).
-    let probabilities = || {
-        let mut levels = input.levels.to_vec();
-        levels.sort_unstable();
-        let mut counts = Vec::new();
-        let mut i = 0;
-        while i < levels.len() {
-            let mut j = i;
-            while j < levels.len() && levels[j] == levels[i] {
-                j += 1;
-            }
-            counts.push((j - i) as f64);
-            i = j;
+    let probabilities = {
+        let max = input.levels.iter().copied().max().unwrap_or(0) as usize;
+        let mut counts = vec![0usize; max + 1];
+        for &l in input.levels {
+            counts[l as usize] += 1;
         }
-        let total: f64 = pairwise_sum(&counts);
+        let counts: Vec<f64> = counts
+            .into_iter()
+            .filter(|&c| c > 0)
+            .map(|c| c as f64)
+            .collect();
+        let total = pairwise_sum(&counts);
         let total = if total == 0.0 { 1.0 } else { total };
         counts.iter().map(|c| c / total).collect::<Vec<f64>>()
     };
-    let std = || {
+    let std = {
         let sq: Vec<f64> = centred.iter().map(|d| d * d).collect();
         (pairwise_sum(&sq) / n as f64).sqrt()
     };
+    let first = sorted.first().copied().unwrap_or(f64::NAN);
+    let last = sorted.last().copied().unwrap_or(f64::NAN);
     let mut out = Vec::with_capacity(enabled.len());
     for &name in enabled {
         let (key, value): (&'static str, f64) = match name {
-            "Energy" => ("Energy", energy()),
-            "TotalEnergy" => ("TotalEnergy", energy() * input.voxel_volume),
+            "Energy" => ("Energy", energy),
+            "TotalEnergy" => ("TotalEnergy", energy * input.voxel_volume),
             "Entropy" => {
-                let p = probabilities();
-                let terms: Vec<f64> = p.iter().map(|p| p * (p + f64::EPSILON).log2()).collect();
+                let terms: Vec<f64> = probabilities
+                    .iter()
+                    .map(|p| p * (p + f64::EPSILON).log2())
+                    .collect();
                 ("Entropy", -pairwise_sum(&terms))
             }
-            "Minimum" => ("Minimum", sorted.first().copied().unwrap_or(f64::NAN)),
-            "Maximum" => ("Maximum", sorted.last().copied().unwrap_or(f64::NAN)),
+            "Minimum" => ("Minimum", first),
+            "Maximum" => ("Maximum", last),
             "10Percentile" => ("10Percentile", percentile(&sorted, 10.0)),
             "90Percentile" => ("90Percentile", percentile(&sorted, 90.0)),
             "Mean" => ("Mean", mu),
@@ -113,11 +118,7 @@ pub(crate) fn compute(input: &FirstOrderInput, enabled: &[&str]) -> Vec<(&'stati
                 "InterquartileRange",
                 percentile(&sorted, 75.0) - percentile(&sorted, 25.0),
             ),
-            "Range" => (
-                "Range",
-                sorted.last().copied().unwrap_or(f64::NAN)
-                    - sorted.first().copied().unwrap_or(f64::NAN),
-            ),
+            "Range" => ("Range", last - first),
             "MeanAbsoluteDeviation" => {
                 let d: Vec<f64> = centred.iter().map(|d| d.abs()).collect();
                 ("MeanAbsoluteDeviation", mean(&d))
@@ -139,7 +140,7 @@ pub(crate) fn compute(input: &FirstOrderInput, enabled: &[&str]) -> Vec<(&'stati
                 if n == 0 {
                     0.0
                 } else {
-                    (energy() / n as f64).sqrt()
+                    (energy / n as f64).sqrt()
                 },
             ),
             "Skewness" => {
@@ -158,14 +159,10 @@ pub(crate) fn compute(input: &FirstOrderInput, enabled: &[&str]) -> Vec<(&'stati
                 }
                 ("Kurtosis", m4 / (m2 * m2))
             }
-            "Variance" => {
-                let s = std();
-                ("Variance", s * s)
-            }
-            "StandardDeviation" => ("StandardDeviation", std()),
+            "Variance" => ("Variance", std * std),
+            "StandardDeviation" => ("StandardDeviation", std),
             "Uniformity" => {
-                let p = probabilities();
-                let sq: Vec<f64> = p.iter().map(|p| p * p).collect();
+                let sq: Vec<f64> = probabilities.iter().map(|p| p * p).collect();
                 ("Uniformity", pairwise_sum(&sq))
             }
             _ => continue,

@@ -281,15 +281,159 @@ pub(crate) struct LoadedMask {
     pub hash: Option<String>,
 }
 
-/// SimpleITK's `Cast(mask, sitkUInt32)` of one voxel (C conversion: integers wrap modulo 2³²,
-/// floats truncate).
-#[inline]
-fn to_u32(v: f64) -> u32 {
-    if v.is_nan() {
-        0
-    } else {
-        (v.trunc() as i64) as u32
+/// A voxel type as PyRadiomics' arrays hold it: its UInt32 cast (SimpleITK's
+/// `Cast(mask, sitkUInt32)`: C conversion, integers wrap modulo 2³², floats truncate), its
+/// value as a double, and its in-memory bytes (little-endian) for `sitk.Hash`.
+trait Px: Voxel + bytemuck::Pod {
+    fn to_u32(self) -> u32;
+    /// The value as an integer (integer types only; floats truncate).
+    fn to_i64(self) -> i64;
+    /// Whether the 32-bit cast of every voxel is the voxel's own bytes (`i32`).
+    const U32_BYTES_ARE_OWN: bool = false;
+}
+
+macro_rules! int_px {
+    ($t:ty, $own:expr) => {
+        impl Px for $t {
+            #[inline]
+            fn to_u32(self) -> u32 {
+                self as i64 as u32
+            }
+            #[inline]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            const U32_BYTES_ARE_OWN: bool = $own;
+        }
+    };
+}
+int_px!(u8, false);
+int_px!(i16, false);
+int_px!(u16, false);
+int_px!(i32, true);
+
+macro_rules! float_px {
+    ($t:ty) => {
+        impl Px for $t {
+            #[inline]
+            fn to_u32(self) -> u32 {
+                if self.is_nan() {
+                    0
+                } else {
+                    (self.trunc() as i64) as u32
+                }
+            }
+            #[inline]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+        }
+    };
+}
+float_px!(f32);
+float_px!(f64);
+
+/// Runs `$body` with `$img` bound to the typed image (all voxel types implement [`Px`]).
+macro_rules! with_px {
+    ($any:expr, $img:ident => $body:expr) => {
+        match $any {
+            AnyImage::U8($img) => $body,
+            AnyImage::I16($img) => $body,
+            AnyImage::U16($img) => $body,
+            AnyImage::I32($img) => $body,
+            AnyImage::F32($img) => $body,
+            AnyImage::F64($img) => $body,
+        }
+    };
+}
+
+/// Feeds the voxels' little-endian bytes, in memory order, to a SHA1.
+fn hash_voxels<T: Px>(data: &Array3<T>, hasher: &mut Sha1) {
+    match data.as_slice() {
+        Some(all) if cfg!(target_endian = "little") => {
+            hasher.update(bytemuck::cast_slice::<T, u8>(all));
+        }
+        _ => {
+            let mut buf: Vec<u8> = Vec::new();
+            for row in data.rows() {
+                buf.clear();
+                for v in row.iter() {
+                    let b = bytemuck::bytes_of(v);
+                    if cfg!(target_endian = "little") {
+                        buf.extend_from_slice(b);
+                    } else {
+                        buf.extend(b.iter().rev());
+                    }
+                }
+                hasher.update(&buf);
+            }
+        }
     }
+}
+
+/// One pass over the mask: whether any voxel is non-zero, the bounding box and count of
+/// `label`, and (when `hasher` is given) the SHA1 of the mask cast to UInt32 (`sitk.Hash`
+/// after PyRadiomics' cast).
+fn scan_label<T: Px>(
+    data: &Array3<T>,
+    label: u32,
+    mut hasher: Option<&mut Sha1>,
+) -> (bool, [usize; 3], [usize; 3], usize) {
+    let (_, nj, ni) = data.dim();
+    let mut lo = [usize::MAX; 3];
+    let mut hi = [0usize; 3];
+    let mut count = 0usize;
+    let mut any = false;
+    let mut pending: Vec<u32> = Vec::with_capacity(1 << 14);
+    let flush = |pending: &mut Vec<u32>, hasher: &mut Option<&mut Sha1>| {
+        if let Some(h) = hasher.as_deref_mut() {
+            if cfg!(target_endian = "little") {
+                h.update(bytemuck::cast_slice::<u32, u8>(pending));
+            } else {
+                for v in pending.iter() {
+                    h.update(v.to_le_bytes());
+                }
+            }
+        }
+        pending.clear();
+    };
+    let own_bytes = T::U32_BYTES_ARE_OWN && data.is_standard_layout();
+    let mut row_u32: Vec<u32> = Vec::with_capacity(ni);
+    for (r, row) in data.rows().into_iter().enumerate() {
+        row_u32.clear();
+        match row.as_slice() {
+            Some(sl) => row_u32.extend(sl.iter().map(|v| v.to_u32())),
+            None => row_u32.extend(row.iter().map(|v| v.to_u32())),
+        }
+        if hasher.is_some() && !own_bytes {
+            pending.extend_from_slice(&row_u32);
+            if pending.len() >= 1 << 14 {
+                flush(&mut pending, &mut hasher);
+            }
+        }
+        if row_u32.iter().fold(0u32, |acc, v| acc | v) == 0 {
+            continue;
+        }
+        any = true;
+        let (k, j) = (r / nj.max(1), r % nj.max(1));
+        for (i, &u) in row_u32.iter().enumerate() {
+            if u == label {
+                count += 1;
+                let p = [i, j, k];
+                for d in 0..3 {
+                    lo[d] = lo[d].min(p[d]);
+                    hi[d] = hi[d].max(p[d]);
+                }
+            }
+        }
+    }
+    flush(&mut pending, &mut hasher);
+    if own_bytes {
+        if let Some(h) = hasher {
+            hash_voxels(data, h);
+        }
+    }
+    (any, lo, hi, count)
 }
 
 /// `getMask`: casts the mask to UInt32, checks that `label` is present, and keeps the ROI.
@@ -299,42 +443,9 @@ pub(crate) fn load_mask(
     want_hash: bool,
 ) -> Result<LoadedMask, RadiomicsError> {
     let grid = mask.geometry().clone();
-    let (_, nj, ni) = grid.shape();
-    let mut lo = [usize::MAX; 3];
-    let mut hi = [0usize; 3];
-    let mut count = 0usize;
-    let mut any_label = false;
     let mut hasher = want_hash.then(Sha1::new);
-    with_image!(mask, img => {
-        let data = img.data();
-        let mut bytes: Vec<u8> = Vec::with_capacity(ni * 4);
-        for (r, row) in data.rows().into_iter().enumerate() {
-            let (k, j) = (r / nj.max(1), r % nj.max(1));
-            {
-                bytes.clear();
-                for (i, v) in row.iter().enumerate() {
-                    let u = to_u32(v.to_f64());
-                    if hasher.is_some() {
-                        bytes.extend_from_slice(&u.to_le_bytes());
-                    }
-                    if u != 0 {
-                        any_label = true;
-                        if u == label {
-                            count += 1;
-                            let p = [i, j, k];
-                            for d in 0..3 {
-                                lo[d] = lo[d].min(p[d]);
-                                hi[d] = hi[d].max(p[d]);
-                            }
-                        }
-                    }
-                }
-                if let Some(h) = hasher.as_mut() {
-                    h.update(&bytes);
-                }
-            }
-        }
-    });
+    let (any_label, lo, hi, count) =
+        with_px!(mask, img => scan_label(img.data(), label, hasher.as_mut()));
     if !any_label {
         return Err(RadiomicsError::EmptyRoi(
             ": no labels found in this mask (i.e. nothing is segmented)".into(),
@@ -342,9 +453,9 @@ pub(crate) fn load_mask(
     }
     if count == 0 {
         let mut labels = std::collections::BTreeSet::new();
-        with_image!(mask, img => {
+        with_px!(mask, img => {
             for v in img.data().iter() {
-                let u = to_u32(v.to_f64());
+                let u = v.to_u32();
                 if u != 0 && labels.len() < 64 {
                     labels.insert(u);
                 }
@@ -357,12 +468,11 @@ pub(crate) fn load_mask(
         )));
     }
     let size: [usize; 3] = std::array::from_fn(|d| hi[d] - lo[d] + 1);
-    let data = with_image!(mask, img => {
-        slice_box(img.data(), lo, size).mapv(|v| to_u32(v.to_f64()) == label)
-    });
+    let data = with_px!(mask, img => slice_box(img.data(), lo, size).mapv(|v| v.to_u32() == label));
+    let hash = hasher.map(|h| hex(&h.finalize()));
     Ok(LoadedMask {
         mask: WorkMask::new(grid, lo, data),
-        hash: hasher.map(|h| hex(&h.finalize())),
+        hash,
     })
 }
 
@@ -372,55 +482,53 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Streaming statistics of the input image: `sitk.Hash`, mean, minimum, maximum.
 pub(crate) fn image_stats(image: &AnyImage) -> (String, f64, f64, f64) {
-    fn run<T: Voxel>(img: &Image<T>) -> (String, f64, f64, f64) {
+    fn run<T: Px>(img: &Image<T>) -> (String, f64, f64, f64) {
         let mut hasher = Sha1::new();
-        let mut sum = 0.0;
-        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-        let mut nan = false;
-        let size = T::TYPE.size();
-        let mut bytes: Vec<u8> = Vec::new();
-        for lane in img.data().rows() {
-            bytes.clear();
-            bytes.reserve(lane.len() * size);
-            let mut row_sum = 0.0;
-            for v in lane.iter() {
-                let x = v.to_f64();
-                push_le(&mut bytes, *v);
-                row_sum += x;
-                if x.is_nan() {
-                    nan = true;
-                }
-                if x < min {
-                    min = x;
-                }
-                if x > max {
-                    max = x;
-                }
-            }
-            sum += row_sum;
-            hasher.update(&bytes);
-        }
+        hash_voxels(img.data(), &mut hasher);
         let n = img.data().len() as f64;
-        if nan {
-            (min, max) = (f64::NAN, f64::NAN);
-        }
+        let values: Vec<T>;
+        let all: &[T] = match img.data().as_slice() {
+            Some(s) => s,
+            None => {
+                values = img.data().iter().copied().collect();
+                &values
+            }
+        };
+        let (sum, min, max) = if T::TYPE.is_float() {
+            let mut sum = 0.0;
+            let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+            let mut nan = false;
+            for v in all {
+                let x = v.to_f64();
+                sum += x;
+                nan |= x.is_nan();
+                min = min.min(x);
+                max = max.max(x);
+            }
+            if nan {
+                (f64::NAN, f64::NAN, f64::NAN)
+            } else {
+                (sum, min, max)
+            }
+        } else {
+            // Integers: exact sum (what NumPy's float64 mean gets for these sizes).
+            let mut sum = 0i64;
+            let (mut min, mut max) = (i64::MAX, i64::MIN);
+            for chunk in all.chunks(1 << 16) {
+                let mut s = 0i64;
+                for v in chunk {
+                    let x = v.to_i64();
+                    s += x;
+                    min = min.min(x);
+                    max = max.max(x);
+                }
+                sum += s;
+            }
+            (sum as f64, min as f64, max as f64)
+        };
         (hex(&hasher.finalize()), sum / n, min, max)
     }
-    with_image!(image, img => run(img))
-}
-
-/// Appends the little-endian bytes of a voxel (its in-memory form on little-endian machines).
-#[inline]
-fn push_le<T: Voxel>(out: &mut Vec<u8>, v: T) {
-    let x = v.to_f64();
-    match T::TYPE {
-        VoxelType::U8 => out.push(x as u8),
-        VoxelType::I16 => out.extend_from_slice(&(x as i16).to_le_bytes()),
-        VoxelType::U16 => out.extend_from_slice(&(x as u16).to_le_bytes()),
-        VoxelType::I32 => out.extend_from_slice(&(x as i32).to_le_bytes()),
-        VoxelType::F32 => out.extend_from_slice(&(x as f32).to_le_bytes()),
-        VoxelType::F64 => out.extend_from_slice(&x.to_le_bytes()),
-    }
+    with_px!(image, img => run(img))
 }
 
 /// `_checkROI`: the ROI's bounding box `(index, size)` in the mask grid, after checking that the

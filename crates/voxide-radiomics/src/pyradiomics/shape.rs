@@ -303,123 +303,195 @@ fn sq_dist(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     d0 * d0 + d1 * d1 + d2 * d2
 }
 
-/// The largest squared distance between two points (0 for fewer than two points).
-pub(crate) fn max_sq_distance(points: &[[f64; 3]]) -> f64 {
-    let n = points.len();
-    if n < 2 {
-        return 0.0;
-    }
-    if n <= 1024 {
-        let mut best = 0.0f64;
-        for i in 1..n {
-            for j in 0..i {
-                let d = sq_dist(&points[i], &points[j]);
-                if d > best {
-                    best = d;
-                }
+/// The largest squared distance between a point of `a` and a point of `b` (four independent
+/// maxima so the comparisons pipeline).
+fn max_between(a: &[[f64; 3]], b: &[[f64; 3]]) -> f64 {
+    let mut m = [0.0f64; 4];
+    for p in a {
+        let mut chunks = b.chunks_exact(4);
+        for c in &mut chunks {
+            for l in 0..4 {
+                m[l] = m[l].max(sq_dist(p, &c[l]));
             }
         }
-        return best;
+        for q in chunks.remainder() {
+            m[0] = m[0].max(sq_dist(p, q));
+        }
     }
-    // Bounding box and a grid of cells over it.
+    m[0].max(m[1]).max(m[2].max(m[3]))
+}
+
+/// A node of a k-d tree over points: the bounding box of its points `[start, end)` and its
+/// children (none for leaves).
+struct KdNode {
+    lo: [f64; 3],
+    hi: [f64; 3],
+    start: usize,
+    end: usize,
+    children: Option<(usize, usize)>,
+}
+
+const LEAF: usize = 24;
+
+fn build_kd(points: &mut [[f64; 3]], start: usize, end: usize, nodes: &mut Vec<KdNode>) -> usize {
     let mut lo = [f64::INFINITY; 3];
     let mut hi = [f64::NEG_INFINITY; 3];
-    for p in points {
+    for p in &points[start..end] {
         for d in 0..3 {
             lo[d] = lo[d].min(p[d]);
             hi[d] = hi[d].max(p[d]);
         }
     }
-    let extent = (0..3).map(|d| hi[d] - lo[d]).fold(0.0f64, f64::max);
-    if extent == 0.0 {
+    let id = nodes.len();
+    nodes.push(KdNode {
+        lo,
+        hi,
+        start,
+        end,
+        children: None,
+    });
+    if end - start > LEAF {
+        let axis = (0..3)
+            .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])))
+            .unwrap_or(0);
+        let mid = (end - start) / 2;
+        points[start..end].select_nth_unstable_by(mid, |a, b| a[axis].total_cmp(&b[axis]));
+        let left = build_kd(points, start, start + mid, nodes);
+        let right = build_kd(points, start + mid, end, nodes);
+        nodes[id].children = Some((left, right));
+    }
+    id
+}
+
+/// An upper bound of the squared distance between any point of `a` and any point of `b`,
+/// inflated so that rounding in the distances themselves can never exceed it.
+#[inline]
+fn node_bound(a: &KdNode, b: &KdNode) -> f64 {
+    let mut s = 0.0;
+    for d in 0..3 {
+        let x = (a.hi[d] - b.lo[d]).abs().max((b.hi[d] - a.lo[d]).abs());
+        s += x * x;
+    }
+    s * (1.0 + 1e-12) + f64::MIN_POSITIVE
+}
+
+/// The largest squared distance between two points (0 for fewer than two points): exactly the
+/// maximum of [`sq_dist`] over all pairs, found by a dual k-d tree search that skips pairs of
+/// boxes whose bound cannot beat the best pair found so far.
+pub(crate) fn max_sq_distance(points: &[[f64; 3]]) -> f64 {
+    let n = points.len();
+    if n < 2 {
         return 0.0;
     }
-    let h = extent / 16.0;
-    let cells_along = |d: usize| (((hi[d] - lo[d]) / h).floor() as usize + 1).min(17);
-    let dims = [cells_along(0), cells_along(1), cells_along(2)];
-    let cell_of = |p: &[f64; 3]| -> usize {
-        let c: [usize; 3] =
-            std::array::from_fn(|d| (((p[d] - lo[d]) / h).floor() as usize).min(dims[d] - 1));
-        (c[0] * dims[1] + c[1]) * dims[2] + c[2]
-    };
-    let mut order: Vec<(usize, usize)> = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (cell_of(p), i))
-        .collect();
-    order.sort_unstable();
-    let sorted: Vec<[f64; 3]> = order.iter().map(|&(_, i)| points[i]).collect();
-    // Occupied cells: point range and tight bounding box.
-    struct Cell {
-        start: usize,
-        end: usize,
-        lo: [f64; 3],
-        hi: [f64; 3],
-    }
-    let mut cells: Vec<Cell> = Vec::new();
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        let mut clo = [f64::INFINITY; 3];
-        let mut chi = [f64::NEG_INFINITY; 3];
-        while j < order.len() && order[j].0 == order[i].0 {
-            for d in 0..3 {
-                clo[d] = clo[d].min(sorted[j][d]);
-                chi[d] = chi[d].max(sorted[j][d]);
+    if n <= 64 {
+        let mut best = 0.0f64;
+        for i in 1..n {
+            for j in 0..i {
+                best = best.max(sq_dist(&points[i], &points[j]));
             }
-            j += 1;
         }
-        cells.push(Cell {
-            start: i,
-            end: j,
-            lo: clo,
-            hi: chi,
-        });
-        i = j;
+        return best;
     }
-    // A good lower bound first: the farthest point from each of a few extreme points.
+    let mut pts = points.to_vec();
+    let mut nodes = Vec::with_capacity(2 * n / LEAF + 2);
+    build_kd(&mut pts, 0, n, &mut nodes);
+    // A good lower bound first: the farthest point from the extreme points along 13 directions.
+    let dirs: [[f64; 3]; 13] = [
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+        [1.0, 1.0, 0.0],
+        [1.0, -1.0, 0.0],
+        [1.0, 0.0, 1.0],
+        [1.0, 0.0, -1.0],
+        [0.0, 1.0, 1.0],
+        [0.0, 1.0, -1.0],
+        [1.0, 1.0, 1.0],
+        [1.0, 1.0, -1.0],
+        [1.0, -1.0, 1.0],
+        [-1.0, 1.0, 1.0],
+    ];
+    let mut extremes = Vec::with_capacity(26);
+    for dir in &dirs {
+        let proj = |p: &[f64; 3]| p[0] * dir[0] + p[1] * dir[1] + p[2] * dir[2];
+        let (mut a, mut b) = (0, 0);
+        for (k, p) in pts.iter().enumerate() {
+            if proj(p) < proj(&pts[a]) {
+                a = k;
+            }
+            if proj(p) > proj(&pts[b]) {
+                b = k;
+            }
+        }
+        extremes.push(a);
+        extremes.push(b);
+    }
+    extremes.sort_unstable();
+    extremes.dedup();
     let mut best = 0.0f64;
-    let mut extremes = Vec::new();
-    for d in 0..3 {
-        let (mut amin, mut amax) = (0, 0);
-        for (k, p) in sorted.iter().enumerate() {
-            if p[d] < sorted[amin][d] {
-                amin = k;
-            }
-            if p[d] > sorted[amax][d] {
-                amax = k;
-            }
-        }
-        extremes.push(amin);
-        extremes.push(amax);
-    }
     for &e in &extremes {
-        for p in &sorted {
-            let d = sq_dist(&sorted[e], p);
-            if d > best {
-                best = d;
-            }
-        }
+        best = best.max(max_between(&pts[e..e + 1], &pts));
     }
-    let bound = |a: &Cell, b: &Cell| -> f64 {
-        let mut s = 0.0;
-        for d in 0..3 {
-            let x = (a.hi[d] - b.lo[d]).abs().max((b.hi[d] - a.lo[d]).abs());
-            s += x * x;
+    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
+    while let Some((a, b)) = stack.pop() {
+        let (na, nb) = (&nodes[a], &nodes[b]);
+        if node_bound(na, nb) <= best {
+            continue;
         }
-        s * (1.0 + 1e-12)
-    };
-    for (ai, a) in cells.iter().enumerate() {
-        for b in &cells[ai..] {
-            if bound(a, b) < best {
-                continue;
-            }
-            for p in &sorted[a.start..a.end] {
-                for q in &sorted[b.start..b.end] {
-                    let d = sq_dist(p, q);
-                    if d > best {
-                        best = d;
+        match (na.children, nb.children) {
+            (None, None) => {
+                if a == b {
+                    let s = &pts[na.start..na.end];
+                    for i in 1..s.len() {
+                        for j in 0..i {
+                            best = best.max(sq_dist(&s[i], &s[j]));
+                        }
                     }
+                } else {
+                    // Only points of `a` that can beat `best` against `b`'s box.
+                    let qs = &pts[nb.start..nb.end];
+                    for p in &pts[na.start..na.end] {
+                        let mut ub = 0.0;
+                        for d in 0..3 {
+                            let x = (p[d] - nb.lo[d]).abs().max((nb.hi[d] - p[d]).abs());
+                            ub += x * x;
+                        }
+                        if ub * (1.0 + 1e-12) + f64::MIN_POSITIVE > best {
+                            best = best.max(max_between(std::slice::from_ref(p), qs));
+                        }
+                    }
+                }
+            }
+            _ if a == b => {
+                if let Some((l, r)) = na.children {
+                    stack.push((l, l));
+                    stack.push((r, r));
+                    stack.push((l, r));
+                }
+            }
+            (ca, cb) => {
+                // Split the larger box (or the one that can be split).
+                let size = |n: &KdNode| n.end - n.start;
+                let split_a = match (ca, cb) {
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    _ => size(na) >= size(nb),
+                };
+                let pairs = if split_a {
+                    let (l, r) = ca.unwrap_or((a, a));
+                    [(l, b), (r, b)]
+                } else {
+                    let (l, r) = cb.unwrap_or((b, b));
+                    [(a, l), (a, r)]
+                };
+                // Visit the more promising pair first (pushed last).
+                let (p0, p1) = (pairs[0], pairs[1]);
+                if node_bound(&nodes[p0.0], &nodes[p0.1]) > node_bound(&nodes[p1.0], &nodes[p1.1]) {
+                    stack.push(p1);
+                    stack.push(p0);
+                } else {
+                    stack.push(p0);
+                    stack.push(p1);
                 }
             }
         }
