@@ -588,7 +588,7 @@ fn mask_onto(grid: &Geometry, mask: &WorkMask) -> WorkMask {
     for d in 0..3 {
         let a = (lo[d].floor() - 1.0).max(0.0);
         let b = (hi[d].ceil() + 1.0).min(n[d] as f64 - 1.0);
-        if !(a <= b) {
+        if a.is_nan() || b.is_nan() || a > b {
             return WorkMask::new(grid.clone(), [0; 3], Array3::from_elem((0, 0, 0), false));
         }
         wlo[d] = a as usize;
@@ -745,7 +745,7 @@ pub(crate) fn resample<'a>(
             up = max_up;
         }
         let n = up - lo + 1.0;
-        if !(n >= 1.0) || !n.is_finite() || n > 1e9 {
+        if !(1.0..=1e9).contains(&n) {
             return Err(invalid(format!(
                 "resampling to spacing {new_sp:?} gives an empty or huge grid along axis {d}"
             )));
@@ -1014,7 +1014,7 @@ fn np_fmod32(a: f32, b: f32) -> f32 {
 /// `numpy.arange(low, high, step)` for float64 results.
 fn arange_f64(low: f64, high: f64, step: f64) -> Vec<f64> {
     let n = ((high - low) / step).ceil();
-    if !(n > 0.0) || !n.is_finite() {
+    if !n.is_finite() || n <= 0.0 {
         return Vec::new();
     }
     let n = n as usize;
@@ -1115,7 +1115,7 @@ pub(crate) fn bin_edges(
             let low = min32 - np_fmod32(min32, bw32);
             let high = max32 + two_bw;
             let n = ((high - low) / bw32).ceil();
-            if !(n > 0.0) || !n.is_finite() {
+            if !n.is_finite() || n <= 0.0 {
                 Vec::new()
             } else {
                 let second = (low + bw32) as f64;

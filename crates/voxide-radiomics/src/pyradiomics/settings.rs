@@ -1071,7 +1071,10 @@ fn read_image_types(y: &Yaml) -> Result<Vec<(String, SettingsDict)>, RadiomicsEr
     Ok(out)
 }
 
-fn read_feature_classes(y: &Yaml) -> Result<Vec<(String, Option<Vec<String>>)>, RadiomicsError> {
+/// Feature classes with their enabled features (`None`: the class's defaults).
+type FeatureClassList = Vec<(String, Option<Vec<String>>)>;
+
+fn read_feature_classes(y: &Yaml) -> Result<FeatureClassList, RadiomicsError> {
     let Yaml::Hash(map) = y else {
         return Err(invalid(
             "featureClass must be a mapping of feature classes to feature lists (or empty)",
