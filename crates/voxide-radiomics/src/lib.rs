@@ -7,6 +7,9 @@
 //! This crate is pure: it takes images and masks in memory (`voxide-core`) and returns
 //! numbers. Reading files, batch orchestration and reports live in the `voxide` CLI.
 //!
+//! [`pyradiomics`] is a second, separate mode: PyRadiomics 3.1.4's features, names, settings
+//! and pre-processing reproduced to its numbers (`original_firstorder_Mean`, `diagnostics_*`).
+//!
 //! ## Array conventions
 //! Every 3D array here has shape `(nk, nj, ni)` like [`voxide_core::Image`]: axis 0 is the
 //! slice axis (k, "z" in IBSI), axis 1 the row axis (j, "y"), axis 2 the column axis (i, "x").

@@ -462,8 +462,7 @@ fn decompose_line(c: &mut [f64]) {
         let iz = 1.0 / z;
         let mut z2n = z.powi(n as i32 - 1);
         let mut sum = c[0] + z2n * c[n - 1];
-        // ITK writes `z2n *= z2n * iz`: z^(2n-2) / z, i.e. z^(2n-3).
-        z2n = z2n * z2n * iz;
+        z2n = z2n * (z2n * iz);
         for v in c.iter().take(n - 1).skip(1) {
             sum += (zn + z2n) * v;
             zn *= z;
@@ -484,36 +483,37 @@ fn decompose_line(c: &mut [f64]) {
 /// `FullyConnectedOn`).
 pub(crate) fn count_components(mask: &Array3<bool>) -> usize {
     let (nk, nj, ni) = mask.dim();
-    let mut seen = Array3::from_elem((nk, nj, ni), false);
-    let mut stack = Vec::new();
-    let mut count = 0;
+    // Zero-bordered copy, so neighbours never leave the buffer.
+    let (pk, pj, pi) = (nk + 2, nj + 2, ni + 2);
+    let mut grid = vec![false; pk * pj * pi];
     for ((k, j, i), &m) in mask.indexed_iter() {
-        if !m || seen[(k, j, i)] {
+        grid[((k + 1) * pj + j + 1) * pi + i + 1] = m;
+    }
+    let mut offsets = Vec::with_capacity(26);
+    for dk in -1i64..=1 {
+        for dj in -1i64..=1 {
+            for di in -1i64..=1 {
+                if (dk, dj, di) != (0, 0, 0) {
+                    offsets.push((dk * (pj * pi) as i64 + dj * pi as i64 + di) as isize);
+                }
+            }
+        }
+    }
+    let mut count = 0;
+    let mut stack = Vec::new();
+    for start in 0..grid.len() {
+        if !grid[start] {
             continue;
         }
         count += 1;
-        seen[(k, j, i)] = true;
-        stack.push((k, j, i));
-        while let Some((k, j, i)) = stack.pop() {
-            for dk in -1i64..=1 {
-                for dj in -1i64..=1 {
-                    for di in -1i64..=1 {
-                        let (a, b, c) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-                        if a < 0
-                            || b < 0
-                            || c < 0
-                            || a >= nk as i64
-                            || b >= nj as i64
-                            || c >= ni as i64
-                        {
-                            continue;
-                        }
-                        let p = (a as usize, b as usize, c as usize);
-                        if mask[p] && !seen[p] {
-                            seen[p] = true;
-                            stack.push(p);
-                        }
-                    }
+        grid[start] = false;
+        stack.push(start);
+        while let Some(p) = stack.pop() {
+            for &o in &offsets {
+                let q = p.wrapping_add_signed(o);
+                if grid[q] {
+                    grid[q] = false;
+                    stack.push(q);
                 }
             }
         }

@@ -44,6 +44,13 @@ use pipeline::{WorkImage, WorkMask};
 
 use crate::RadiomicsError;
 
+/// Whether the ROI holds a single discretised grey level.
+fn single_level(levels: &Array3<u32>) -> bool {
+    let mut it = levels.iter().copied().filter(|&l| l > 0);
+    let first = it.next();
+    it.all(|l| Some(l) == first)
+}
+
 /// Runs PyRadiomics' segment-based extraction of `label` (or the `label` setting when `None`)
 /// of `mask` on `image` with `params`, returning `(name, value)` pairs in PyRadiomics' order:
 /// diagnostics first (when `additionalInfo` is on), then the features.
@@ -199,7 +206,13 @@ pub fn extract(
                 .collect()
         };
         for (name, v) in computed {
-            out.push((format!("original_{class}_{name}"), PyValue::Float(v)));
+            // GLCM MCC of a single grey level is the Python int 1 in PyRadiomics.
+            let value = if class == "glcm" && name == "MCC" && v == 1.0 && single_level(&levels) {
+                PyValue::Int(1)
+            } else {
+                PyValue::Float(v)
+            };
+            out.push((format!("original_{class}_{name}"), value));
         }
     }
     Ok(out)

@@ -288,6 +288,19 @@ trait Px: Voxel + bytemuck::Pod {
     fn to_u32(self) -> u32;
     /// The value as an integer (integer types only; floats truncate).
     fn to_i64(self) -> i64;
+    /// Sum, minimum and maximum of a chunk of integers (at most 2¹⁶ voxels), computed in the
+    /// voxel's own type where that vectorises.
+    fn int_stats(chunk: &[Self]) -> (i64, i64, i64) {
+        let mut s = 0i64;
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for v in chunk {
+            let x = v.to_i64();
+            s += x;
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+        (s, lo, hi)
+    }
     /// Whether the 32-bit cast of every voxel is the voxel's own bytes (`i32`).
     const U32_BYTES_ARE_OWN: bool = false;
 }
@@ -302,6 +315,20 @@ macro_rules! int_px {
             #[inline]
             fn to_i64(self) -> i64 {
                 self as i64
+            }
+            fn int_stats(chunk: &[Self]) -> (i64, i64, i64) {
+                let mut s = 0i64;
+                let (mut lo, mut hi) = (<$t>::MAX, <$t>::MIN);
+                for c in chunk.chunks(1024) {
+                    let mut part = 0i64;
+                    for &v in c {
+                        part += v as i64;
+                        lo = lo.min(v);
+                        hi = hi.max(v);
+                    }
+                    s += part;
+                }
+                (s, lo as i64, hi as i64)
             }
             const U32_BYTES_ARE_OWN: bool = $own;
         }
@@ -515,14 +542,10 @@ pub(crate) fn image_stats(image: &AnyImage) -> (String, f64, f64, f64) {
             let mut sum = 0i64;
             let (mut min, mut max) = (i64::MAX, i64::MIN);
             for chunk in all.chunks(1 << 16) {
-                let mut s = 0i64;
-                for v in chunk {
-                    let x = v.to_i64();
-                    s += x;
-                    min = min.min(x);
-                    max = max.max(x);
-                }
+                let (s, lo, hi) = T::int_stats(chunk);
                 sum += s;
+                min = min.min(lo);
+                max = max.max(hi);
             }
             (sum as f64, min as f64, max as f64)
         };
@@ -745,13 +768,18 @@ pub(crate) fn resample<'a>(
             up = max_up;
         }
         let n = up - lo + 1.0;
-        if !(1.0..=1e9).contains(&n) {
+        if n.is_nan() || n < 1.0 || !n.is_finite() || n > 1e5 {
             return Err(invalid(format!(
                 "resampling to spacing {new_sp:?} gives an empty or huge grid along axis {d}"
             )));
         }
         lb[d] = lo;
         size[d] = n as usize;
+    }
+    if size.iter().map(|&n| n as f64).product::<f64>() > 1e9 {
+        return Err(invalid(format!(
+            "resampling to spacing {new_sp:?} would make a grid of {size:?} voxels"
+        )));
     }
     let origin_index: [f64; 3] = std::array::from_fn(|d| {
         let ratio = mask_sp[d] / new_sp[d];
@@ -1011,22 +1039,34 @@ fn np_fmod32(a: f32, b: f32) -> f32 {
     }
 }
 
+/// More bins than this is refused (NumPy would try to allocate them and fail or crawl).
+const MAX_BINS: f64 = 10_000_000.0;
+
+fn too_many_bins(n: f64) -> RadiomicsError {
+    invalid(format!(
+        "the discretisation would make {n:.3e} bins; use a larger binWidth or a smaller binCount (at most {MAX_BINS:e})"
+    ))
+}
+
 /// `numpy.arange(low, high, step)` for float64 results.
-fn arange_f64(low: f64, high: f64, step: f64) -> Vec<f64> {
+fn arange_f64(low: f64, high: f64, step: f64) -> Result<Vec<f64>, RadiomicsError> {
     let n = ((high - low) / step).ceil();
-    if !n.is_finite() || n <= 0.0 {
-        return Vec::new();
+    if n.is_nan() || n <= 0.0 || !n.is_finite() {
+        return Ok(Vec::new());
+    }
+    if n > MAX_BINS {
+        return Err(too_many_bins(n));
     }
     let n = n as usize;
     let second = low + step;
     let delta = second - low;
-    (0..n)
+    Ok((0..n)
         .map(|i| match i {
             0 => low,
             1 => second,
             _ => low + i as f64 * delta,
         })
-        .collect()
+        .collect())
 }
 
 /// The bin edges of `getBinEdges` for the ROI values, with NumPy's dtype arithmetic.
@@ -1103,6 +1143,9 @@ pub(crate) fn bin_edges(
                 )));
             }
             let n = (high - low + bw - 1) / bw;
+            if n as f64 > MAX_BINS {
+                return Err(too_many_bins(n as f64));
+            }
             (0..n).map(|i| (low + i * bw) as f64).collect::<Vec<f64>>()
         }
         (_, bw) if dtype == VoxelType::F32 => {
@@ -1115,7 +1158,10 @@ pub(crate) fn bin_edges(
             let low = min32 - np_fmod32(min32, bw32);
             let high = max32 + two_bw;
             let n = ((high - low) / bw32).ceil();
-            if !n.is_finite() || n <= 0.0 {
+            if n as f64 > MAX_BINS {
+                return Err(too_many_bins(n as f64));
+            }
+            if n.is_nan() || n <= 0.0 || !n.is_finite() {
                 Vec::new()
             } else {
                 let second = (low + bw32) as f64;
@@ -1134,7 +1180,7 @@ pub(crate) fn bin_edges(
             let bw = bw.as_f64();
             let low = min - np_fmod64(min, bw);
             let high = max + 2.0 * bw;
-            arange_f64(low, high, bw)
+            arange_f64(low, high, bw)?
         }
     };
     if edges.len() == 1 {

@@ -671,6 +671,10 @@ fn check_setting(
 /// An ordered Python dict of settings (insertion order is kept, as in Python 3.7+).
 pub type SettingsDict = Vec<(String, SettingValue)>;
 
+/// Enabled feature classes in order, each with its explicit feature list (`None`: all
+/// non-deprecated features of the class).
+pub type FeatureClasses = Vec<(String, Option<Vec<String>>)>;
+
 fn dict_set(dict: &mut SettingsDict, key: &str, value: SettingValue) {
     if let Some(slot) = dict.iter_mut().find(|(k, _)| k == key) {
         slot.1 = value;
@@ -714,7 +718,7 @@ pub struct PyRadiomicsParams {
     /// Enabled image types with their custom settings (only `Original` is supported).
     image_types: Vec<(String, SettingsDict)>,
     /// Enabled feature classes in order; `None` enables every non-deprecated feature.
-    feature_classes: Vec<(String, Option<Vec<String>>)>,
+    feature_classes: FeatureClasses,
 }
 
 impl Default for PyRadiomicsParams {
@@ -815,7 +819,7 @@ impl PyRadiomicsParams {
         let mut settings_in = Vec::new();
         let mut voxel_in = Vec::new();
         let mut image_types: Option<Vec<(String, SettingsDict)>> = None;
-        let mut feature_classes: Option<Vec<(String, Option<Vec<String>>)>> = None;
+        let mut feature_classes: Option<FeatureClasses> = None;
         for (k, v) in top {
             let key = yaml_key(k, "parameter file")?;
             match key.as_str() {
@@ -909,10 +913,7 @@ impl PyRadiomicsParams {
 
     /// Enables exactly these feature classes (`None` for all features of a class), in order,
     /// as the parameter file's `featureClass` does.
-    pub fn set_feature_classes(
-        &mut self,
-        classes: Vec<(String, Option<Vec<String>>)>,
-    ) -> Result<(), RadiomicsError> {
+    pub fn set_feature_classes(&mut self, classes: FeatureClasses) -> Result<(), RadiomicsError> {
         for (class, features) in &classes {
             check_class(class, features.as_deref())?;
         }
@@ -1071,16 +1072,13 @@ fn read_image_types(y: &Yaml) -> Result<Vec<(String, SettingsDict)>, RadiomicsEr
     Ok(out)
 }
 
-/// Feature classes with their enabled features (`None`: the class's defaults).
-type FeatureClassList = Vec<(String, Option<Vec<String>>)>;
-
-fn read_feature_classes(y: &Yaml) -> Result<FeatureClassList, RadiomicsError> {
+fn read_feature_classes(y: &Yaml) -> Result<FeatureClasses, RadiomicsError> {
     let Yaml::Hash(map) = y else {
         return Err(invalid(
             "featureClass must be a mapping of feature classes to feature lists (or empty)",
         ));
     };
-    let mut out: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    let mut out: FeatureClasses = Vec::new();
     for (k, v) in map {
         let class = yaml_key(k, "featureClass")?;
         let features = match v {

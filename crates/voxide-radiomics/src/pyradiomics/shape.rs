@@ -383,12 +383,10 @@ pub(crate) fn max_sq_distance(points: &[[f64; 3]]) -> f64 {
     if n < 2 {
         return 0.0;
     }
-    if n <= 64 {
+    if n <= 256 {
         let mut best = 0.0f64;
         for i in 1..n {
-            for j in 0..i {
-                best = best.max(sq_dist(&points[i], &points[j]));
-            }
+            best = best.max(max_between(&points[i..i + 1], &points[..i]));
         }
         return best;
     }
@@ -443,9 +441,7 @@ pub(crate) fn max_sq_distance(points: &[[f64; 3]]) -> f64 {
                 if a == b {
                     let s = &pts[na.start..na.end];
                     for i in 1..s.len() {
-                        for j in 0..i {
-                            best = best.max(sq_dist(&s[i], &s[j]));
-                        }
+                        best = best.max(max_between(&s[i..i + 1], &s[..i]));
                     }
                 } else {
                     // Only points of `a` that can beat `best` against `b`'s box.
