@@ -55,11 +55,13 @@ mod error;
 pub mod nifti;
 pub mod nrrd;
 mod raw;
+mod slabs;
 
 use std::path::Path;
 
 pub use error::IoError;
 pub use nifti::NiftiVersion;
+pub use slabs::SlabReader;
 use voxide_core::AnyImage;
 
 /// The file formats this crate reads and writes.

@@ -20,6 +20,7 @@ use voxide_core::geometry::{det, Mat3};
 use voxide_core::{AnyImage, Geometry, VoxelType};
 
 use crate::raw::{self, RawType};
+use crate::slabs::StreamPlan;
 use crate::IoError;
 
 /// Which NIfTI header to write.
@@ -57,6 +58,36 @@ pub fn read_bytes(bytes: &[u8]) -> Result<AnyImage, IoError> {
     } else {
         Header::parse(bytes)?.image(bytes)
     }
+}
+
+/// How to stream the voxels of the NIfTI file `path` ([`crate::SlabReader`]).
+pub(crate) fn stream_plan(path: &Path) -> Result<Option<StreamPlan>, IoError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| IoError::io(path, e))?;
+    // Enough of the file for the header, compressed or not.
+    let mut start = Vec::new();
+    (&mut file)
+        .take(1 << 16)
+        .read_to_end(&mut start)
+        .map_err(|e| IoError::io(path, e))?;
+    let gzip = raw::is_gzip(&start);
+    let head = if gzip {
+        raw::gunzip(&start, V2_HEADER as u64)?
+    } else {
+        start
+    };
+    let header = Header::parse(&head)?;
+    header.data_end()?;
+    Ok(Some(StreamPlan {
+        geometry: header.geometry()?,
+        raw: header.raw,
+        big_endian: header.big_endian,
+        scale: header.scale(),
+        data_path: path.to_path_buf(),
+        file_offset: 0,
+        gzip,
+        skip: header.offset(),
+    }))
 }
 
 /// Writes `image` to `path`: gzipped when the name ends in `.gz`, raw otherwise. The file is
@@ -465,7 +496,12 @@ impl Header {
                 )
             })?;
         let geometry = self.geometry()?;
-        let scale = (self.scl_slope.is_finite()
+        raw::build_image(geometry, self.raw, data, self.big_endian, self.scale())
+    }
+
+    /// `scl_slope` and `scl_inter` when they change the values.
+    fn scale(&self) -> Option<(f64, f64)> {
+        (self.scl_slope.is_finite()
             && self.scl_slope != 0.0
             && (self.scl_slope, self.scl_inter) != (1.0, 0.0))
             .then(|| {
@@ -475,8 +511,7 @@ impl Header {
                     0.0
                 };
                 (self.scl_slope, inter)
-            });
-        raw::build_image(geometry, self.raw, data, self.big_endian, scale)
+            })
     }
 
     /// Voxel grid geometry in LPS: sform, else qform, else pixdim (see the module docs).

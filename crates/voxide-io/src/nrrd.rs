@@ -25,9 +25,10 @@
 use std::path::{Path, PathBuf};
 
 use voxide_core::geometry::cross;
-use voxide_core::{AnyImage, Geometry, VoxelType};
+use voxide_core::{AnyImage, Geometry, Image, VoxelType};
 
 use crate::raw::{self, RawType};
+use crate::slabs::StreamPlan;
 use crate::IoError;
 
 /// Reads a `.nrrd` file, or a `.nhdr` header and the data file it names.
@@ -102,6 +103,17 @@ pub fn read_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<AnyImage, IoE
                 })?
         }
         Encoding::Gzip => {
+            if header.byte_skip == 0 {
+                if let Some(image) = gunzip_native(
+                    &geometry,
+                    header.raw,
+                    source,
+                    count as usize,
+                    header.big_endian,
+                ) {
+                    return image;
+                }
+            }
             let skip = header.byte_skip as u64;
             let limit = need.saturating_add(skip).saturating_add(1);
             decoded = raw::gunzip(source, limit)?;
@@ -130,6 +142,88 @@ pub fn read_bytes(bytes: &[u8], base_dir: Option<&Path>) -> Result<AnyImage, IoE
         }
     };
     raw::build_image(geometry, header.raw, data, header.big_endian, None)
+}
+
+/// How to stream the voxels of the NRRD file `path` ([`crate::SlabReader`]); `None` when its
+/// encoding or line skips need a whole-file read.
+pub(crate) fn stream_plan(path: &Path) -> Result<Option<StreamPlan>, IoError> {
+    use std::io::Read;
+    // The header ends at the first blank line; read until one shows up (or the file ends).
+    let mut file = std::fs::File::open(path).map_err(|e| IoError::io(path, e))?;
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = file.read(&mut chunk).map_err(|e| IoError::io(path, e))?;
+        head.extend_from_slice(&chunk[..n]);
+        let ended =
+            head.windows(2).any(|w| w == b"\n\n") || head.windows(3).any(|w| w == b"\n\r\n");
+        if n == 0 || ended || head.len() > 1 << 20 {
+            break;
+        }
+    }
+    let header = Header::parse(&head)?;
+    let geometry = header.geometry()?;
+    let streams = matches!(header.encoding, Encoding::Raw | Encoding::Gzip)
+        && header.line_skip == 0
+        && header.byte_skip >= 0;
+    if !streams {
+        return Ok(None);
+    }
+    let (data_path, offset) = match &header.data_file {
+        Some(name) => {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            (data_file_path(name, Some(dir))?, 0u64)
+        }
+        None => (path.to_path_buf(), header.data_start as u64),
+    };
+    Ok(Some(StreamPlan {
+        geometry,
+        raw: header.raw,
+        big_endian: header.big_endian,
+        scale: None,
+        data_path,
+        file_offset: offset,
+        gzip: header.encoding == Encoding::Gzip,
+        skip: header.byte_skip as u64,
+    }))
+}
+
+/// The gzip fast path for the scalar types an [`AnyImage`] stores as they are; `None` when the
+/// type widens or the stream is not exactly the voxels the header announces.
+fn gunzip_native(
+    geometry: &Geometry,
+    raw: RawType,
+    source: &[u8],
+    count: usize,
+    big_endian: bool,
+) -> Option<Result<AnyImage, IoError>> {
+    fn build<T: bytemuck::Pod + voxide_core::Voxel>(
+        geometry: &Geometry,
+        source: &[u8],
+        count: usize,
+        big_endian: bool,
+        wrap: fn(Image<T>) -> AnyImage,
+    ) -> Option<Result<AnyImage, IoError>> {
+        let data = raw::gunzip_exact::<T>(source, count, big_endian)?;
+        Some(
+            Image::from_vec(geometry.clone(), data)
+                .map(wrap)
+                .map_err(IoError::from),
+        )
+    }
+    let (g, s, n, b) = (geometry, source, count, big_endian);
+    match raw {
+        RawType::U8 => build(g, s, n, b, AnyImage::U8),
+        RawType::I16 => build(g, s, n, b, AnyImage::I16),
+        RawType::U16 => build(g, s, n, b, AnyImage::U16),
+        RawType::I32 => build(g, s, n, b, AnyImage::I32),
+        RawType::F32 => build(g, s, n, b, AnyImage::F32),
+        RawType::F64 => build(g, s, n, b, AnyImage::F64),
+        _ => None,
+    }
 }
 
 /// Writes `image` as a gzip-compressed `.nrrd` with attached data, atomically (temporary file
