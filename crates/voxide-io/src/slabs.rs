@@ -64,7 +64,7 @@ enum Source {
         gzip: bool,
         buf: Vec<u8>,
     },
-    Whole(Option<AnyImage>),
+    Whole(Option<Box<AnyImage>>),
 }
 
 impl SlabReader {
@@ -83,7 +83,7 @@ impl SlabReader {
                 geometry: image.geometry().clone(),
                 voxel_type: image.voxel_type(),
                 next_z: 0,
-                source: Source::Whole(Some(image)),
+                source: Source::Whole(Some(Box::new(image))),
             });
         };
         let io = |e| IoError::io(&plan.data_path, e);
@@ -142,7 +142,7 @@ impl SlabReader {
         match &mut self.source {
             Source::Whole(image) => {
                 self.next_z = nz;
-                Ok(image.take())
+                Ok(image.take().map(|b| *b))
             }
             Source::Stream {
                 reader,

@@ -166,6 +166,12 @@ pub fn extract(
 
 /// Reads the inputs of a case and computes its features, as (column, value) in order.
 fn compute(case: &Case, mode: &Mode) -> Result<Vec<(String, Cell)>> {
+    if let Mode::PyRadiomics(params) = mode {
+        if crate::is_image_file(&case.image) && crate::is_image_file(&case.mask) {
+            let values = pyradiomics_streamed(case, params)?;
+            return Ok(pyradiomics_cells(values));
+        }
+    }
     let image = read_volume(&case.image)
         .with_context(|| format!("reading image {}", case.image.display()))?;
     let geometry = image.geometry().clone();
@@ -198,17 +204,95 @@ fn compute(case: &Case, mode: &Mode) -> Result<Vec<(String, Cell)>> {
                 case.label.map(u32::from),
                 params,
             )?;
-            Ok(values
-                .into_iter()
-                .map(|(k, v)| {
-                    let cell = match v {
-                        PyValue::Float(f) => Cell::Number(f),
-                        PyValue::Int(i) => Cell::Integer(i),
-                        PyValue::Text(t) => Cell::Text(t),
-                    };
-                    (k, cell)
-                })
-                .collect())
+            Ok(pyradiomics_cells(values))
+        }
+    }
+}
+
+fn pyradiomics_cells(values: Vec<(String, PyValue)>) -> Vec<(String, Cell)> {
+    values
+        .into_iter()
+        .map(|(k, v)| {
+            let cell = match v {
+                PyValue::Float(f) => Cell::Number(f),
+                PyValue::Int(i) => Cell::Integer(i),
+                PyValue::Text(t) => Cell::Text(t),
+            };
+            (k, cell)
+        })
+        .collect()
+}
+
+/// Voxels per slab when streaming a volume: a few megabytes, reused, instead of the whole
+/// decoded volume and its compressed file.
+const SLAB_VOXELS: usize = 1 << 20;
+
+/// Runs `f` on every slab of `reader`, in order. With more than one thread available (and
+/// not inside a batch, whose cases already use every core), a second thread reads and
+/// decompresses the next slabs while `f` works on the current one.
+fn for_each_slab(
+    reader: &mut voxide_io::SlabReader,
+    mut f: impl FnMut(&AnyImage) -> Result<()>,
+) -> Result<()> {
+    let pipelined = rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
+    if !pipelined {
+        while let Some(slab) = reader.next_slab(SLAB_VOXELS)? {
+            f(&slab)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || loop {
+            let next = reader.next_slab(SLAB_VOXELS);
+            let end = !matches!(next, Ok(Some(_)));
+            // A closed channel means the consumer failed and stopped: stop reading too.
+            if send.send(next).is_err() || end {
+                break;
+            }
+        });
+        for next in receive {
+            match next? {
+                Some(slab) => f(&slab)?,
+                None => break,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The PyRadiomics extraction of two image files, streamed: the mask is reduced to its ROI as
+/// it is read, and of the image only the box the extraction reads is kept (the hash and
+/// statistics PyRadiomics reports are computed on the way). Extractions that need the whole
+/// image (normalisation, resampling, a mask on another grid) read it whole.
+fn pyradiomics_streamed(
+    case: &Case,
+    params: &voxide_radiomics::pyradiomics::PyRadiomicsParams,
+) -> Result<Vec<(String, PyValue)>> {
+    use voxide_radiomics::pyradiomics::{self as pyrad, ImageScan, MaskScan};
+    let read_image_err = || format!("reading image {}", case.image.display());
+    let read_mask_err = || format!("reading mask {}", case.mask.display());
+    for (path, what) in [(&case.image, "image"), (&case.mask, "mask")] {
+        if !path.exists() {
+            bail!("reading {what} {}: no such file or folder", path.display());
+        }
+    }
+    let mut image = voxide_io::SlabReader::open(&case.image).with_context(read_image_err)?;
+    let mut mask = voxide_io::SlabReader::open(&case.mask).with_context(read_mask_err)?;
+    let label = case.label.map(u32::from);
+    let mut mask_scan = MaskScan::new(mask.geometry(), label, params)?;
+    for_each_slab(&mut mask, |slab| Ok(mask_scan.push(slab)?)).with_context(read_mask_err)?;
+    let scanned = mask_scan.finish()?;
+    match scanned.image_box(image.geometry(), params) {
+        Some(window) => {
+            let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
+            for_each_slab(&mut image, |slab| Ok(scan.push(slab)?)).with_context(read_image_err)?;
+            Ok(pyrad::extract_scanned(scan.finish()?, scanned, params)?)
+        }
+        None => {
+            drop(image);
+            let whole = voxide_io::read_image(&case.image).with_context(read_image_err)?;
+            Ok(pyrad::extract_with_mask(&whole, scanned, params)?)
         }
     }
 }

@@ -238,6 +238,35 @@ fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
         "only the enabled GLCM feature"
     );
     assert_eq!(json["diagnostics_Mask-original_VoxelNum"], 4137);
+    // The CLI streams the files; the whole-volume hashes are PyRadiomics' (baseline CSV).
+    assert_eq!(
+        json["diagnostics_Image-original_Hash"],
+        "5c9ce3ca174f0f8324aa4d277e0fef82dc5ac566"
+    );
+    assert_eq!(
+        json["diagnostics_Mask-original_Hash"],
+        "9dc2c3137b31fd872997d92c9a92d5178126d9d3"
+    );
+
+    // A truncated image file: an error naming the file, not a panic or partial output.
+    let bytes = std::fs::read(data("brain1_image.nrrd")).unwrap();
+    let cut = tmp.path().join("cut.nrrd");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(&cut)
+        .arg("--mask")
+        .arg(data("brain1_label.nrrd"))
+        .arg("--params")
+        .arg(&params)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cut.nrrd") && !err.contains("panicked"),
+        "{err}"
+    );
 
     // A parameter file asking for filtered images names what is not available.
     let wavelet = voxide_testdata::data("radiomics/pyradiomics/params/exampleCT.yaml");

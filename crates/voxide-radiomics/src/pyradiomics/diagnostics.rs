@@ -7,10 +7,10 @@
 //! did with NumPy 1 (and as the reference baselines show); PyRadiomics 3.1.4 under NumPy 2
 //! would wrap the `CenterOfMassIndex` elements in `np.float64(...)`.
 
-use voxide_core::AnyImage;
+use voxide_core::Geometry;
 
 use super::itk;
-use super::pipeline::{self, min_max, pairwise_sum, WorkImage, WorkMask};
+use super::pipeline::{min_max, pairwise_sum, WorkImage, WorkMask};
 use super::settings::PyRadiomicsParams;
 use super::value::{py_float_tuple, py_int_tuple, py_str, PyValue};
 use crate::pyradiomics::itk::VoxelSource;
@@ -70,9 +70,12 @@ pub(crate) fn header(out: &mut Vec<(String, PyValue)>, params: &PyRadiomicsParam
 }
 
 /// `Image-original_*`: hash, dimensionality, spacing, size, mean, minimum, maximum.
-pub(crate) fn image_original(out: &mut Vec<(String, PyValue)>, image: &AnyImage) {
-    let (hash, mean, min, max) = pipeline::image_stats(image);
-    let g = image.geometry();
+pub(crate) fn image_original(
+    out: &mut Vec<(String, PyValue)>,
+    g: &Geometry,
+    hash: String,
+    (mean, min, max): (f64, f64, f64),
+) {
     push(out, "Image-original_Hash", PyValue::Text(hash));
     push(
         out,

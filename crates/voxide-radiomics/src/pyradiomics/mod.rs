@@ -26,6 +26,7 @@ mod diagnostics;
 mod firstorder;
 mod itk;
 mod pipeline;
+mod scan;
 pub mod settings;
 mod shape;
 mod shape2d;
@@ -41,6 +42,7 @@ pub use value::{py_float, PyValue};
 
 use itk::VoxelSource;
 use pipeline::{WorkImage, WorkMask};
+pub use scan::{ImageScan, MaskScan, ScannedImage, ScannedMask};
 
 use crate::RadiomicsError;
 
@@ -63,7 +65,51 @@ pub fn extract(
     label: Option<u32>,
     params: &PyRadiomicsParams,
 ) -> Result<Vec<(String, PyValue)>, RadiomicsError> {
-    let s = params.resolve(label)?;
+    let mut scan = MaskScan::new(mask.geometry(), label, params)?;
+    scan.push(mask)?;
+    let mask = scan.finish()?;
+    match mask.image_box(image.geometry(), params) {
+        // The same path as a streaming caller: only the box the extraction reads is kept.
+        Some(window) => {
+            let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
+            scan.push(image)?;
+            extract_scanned(scan.finish()?, mask, params)
+        }
+        None => extract_with_mask(image, mask, params),
+    }
+}
+
+/// [`extract`] on an image and mask scanned slab by slab ([`ImageScan`], [`MaskScan`]), the
+/// image box being the one [`ScannedMask::image_box`] gave.
+pub fn extract_scanned(
+    image: ScannedImage,
+    mask: ScannedMask,
+    params: &PyRadiomicsParams,
+) -> Result<Vec<(String, PyValue)>, RadiomicsError> {
+    run(Input::Scanned(Box::new(image)), mask, params)
+}
+
+/// [`extract`] on a whole image and a scanned mask: for extractions that need the whole image
+/// (when [`ScannedMask::image_box`] is `None`).
+pub fn extract_with_mask(
+    image: &AnyImage,
+    mask: ScannedMask,
+    params: &PyRadiomicsParams,
+) -> Result<Vec<(String, PyValue)>, RadiomicsError> {
+    run(Input::Whole(image), mask, params)
+}
+
+enum Input<'a> {
+    Whole(&'a AnyImage),
+    Scanned(Box<ScannedImage>),
+}
+
+fn run(
+    image: Input<'_>,
+    mask: ScannedMask,
+    params: &PyRadiomicsParams,
+) -> Result<Vec<(String, PyValue)>, RadiomicsError> {
+    let s = params.resolve(mask.label_arg)?;
     let label = s.label;
     let info = s.additional_info;
     let mut out: Vec<(String, PyValue)> = Vec::new();
@@ -71,16 +117,45 @@ pub fn extract(
         diagnostics::header(&mut out, params, label);
     }
 
-    // 1. Load: mask to UInt32 and label check, diagnostics, normalisation, resampling / pre-crop.
-    let loaded = pipeline::load_mask(mask, label, info)?;
+    // 1. Load: mask to UInt32 and label check (done by the scan), diagnostics, normalisation,
+    // resampling / pre-crop.
+    let loaded = mask.loaded;
+    let mut img = match &image {
+        Input::Whole(image) => {
+            if info {
+                let (hash, stats) = pipeline::image_stats(image);
+                diagnostics::image_original(&mut out, image.geometry(), hash, stats);
+            }
+            let norm = s
+                .normalize
+                .then(|| pipeline::Normalization::of(image, s.remove_outliers, s.normalize_scale));
+            WorkImage::input(image, norm)
+        }
+        Input::Scanned(scanned) => {
+            if info {
+                diagnostics::image_original(
+                    &mut out,
+                    &scanned.grid,
+                    scanned.hash.clone(),
+                    scanned.stats,
+                );
+            }
+            if s.normalize {
+                return Err(RadiomicsError::InvalidSetting(
+                    "normalize needs the whole image; extract with the whole image instead of a scanned box".into(),
+                ));
+            }
+            WorkImage::window(
+                scanned.grid.clone(),
+                scanned.voxel_type,
+                std::sync::Arc::clone(&scanned.window),
+                scanned.lo,
+            )
+        }
+    };
     if info {
-        diagnostics::image_original(&mut out, image);
         diagnostics::mask(&mut out, "original", &loaded.mask, None, loaded.hash);
     }
-    let norm = s
-        .normalize
-        .then(|| pipeline::Normalization::of(image, s.remove_outliers, s.normalize_scale));
-    let mut img = WorkImage::input(image, norm);
     let mut msk: WorkMask = loaded.mask;
     match (&s.interpolator, &s.resampled_pixel_spacing) {
         (Some(interpolator), Some(spacing)) => {

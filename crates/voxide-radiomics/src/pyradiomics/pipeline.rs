@@ -7,11 +7,14 @@
 //! (from the input, optionally normalised on the fly, or from a small resampled array), and a
 //! [`WorkMask`] is a grid plus the ROI (`mask == label`) inside a box that holds all of it.
 
+use std::sync::Arc;
+
 use ndarray::Array3;
 use sha1::{Digest, Sha1};
 use voxide_core::{with_image, AnyImage, Geometry, Image, Voxel, VoxelType};
 
 use super::itk::{self, Kernel, VoxelSource};
+use super::scan::WholeStats;
 use super::settings::{ClassSettings, Interpolator, Number, Resolved};
 use crate::RadiomicsError;
 
@@ -106,6 +109,13 @@ enum Source<'a> {
     },
     /// Every voxel of the grid.
     Owned(Array3<f64>),
+    /// A box of the input image kept by a slab scan: `data` holds the voxels from grid index
+    /// `origin` of the input image on; the grid's voxel 0 is the input's voxel `offset`.
+    Window {
+        data: Arc<Array3<f64>>,
+        origin: [usize; 3],
+        offset: [usize; 3],
+    },
 }
 
 fn slice_box<T: Clone>(
@@ -137,6 +147,25 @@ impl<'a> WorkImage<'a> {
         }
     }
 
+    /// The input image of grid `grid` and voxel type `dtype`, of which only the box starting at
+    /// `origin` (`data`) was kept: the extraction must not read outside it.
+    pub(crate) fn window(
+        grid: Geometry,
+        dtype: VoxelType,
+        data: Arc<Array3<f64>>,
+        origin: [usize; 3],
+    ) -> WorkImage<'a> {
+        WorkImage {
+            grid,
+            dtype,
+            source: Source::Window {
+                data,
+                origin,
+                offset: [0; 3],
+            },
+        }
+    }
+
     /// `CropImageFilter`: the box `[lo, lo + size)` as a new image.
     pub(crate) fn crop(&self, lo: [usize; 3], size: [usize; 3]) -> WorkImage<'a> {
         let grid = itk::sub_grid(&self.grid, lo, size);
@@ -151,6 +180,15 @@ impl<'a> WorkImage<'a> {
                 norm: *norm,
             },
             Source::Owned(a) => Source::Owned(slice_box(a, lo, size).to_owned()),
+            Source::Window {
+                data,
+                origin,
+                offset,
+            } => Source::Window {
+                data: Arc::clone(data),
+                origin: *origin,
+                offset: [offset[0] + lo[0], offset[1] + lo[1], offset[2] + lo[2]],
+            },
         };
         WorkImage {
             grid,
@@ -190,6 +228,22 @@ impl VoxelSource for WorkImage<'_> {
                 })
             }
             Source::Owned(a) => slice_box(a, lo, size).to_owned(),
+            Source::Window {
+                data,
+                origin,
+                offset,
+            } => {
+                // The scan kept the box the pipeline reads (ScannedMask::image_box); a read
+                // outside it is a bug in that box, not bad input.
+                let at: [usize; 3] = std::array::from_fn(|d| {
+                    (offset[d] + lo[d])
+                        .checked_sub(origin[d])
+                        .unwrap_or_else(|| {
+                            unreachable!("read below the scanned image box on axis {d}")
+                        })
+                });
+                slice_box(data, at, size).to_owned()
+            }
         }
     }
 }
@@ -218,7 +272,7 @@ pub(crate) struct WorkMask {
 }
 
 impl WorkMask {
-    fn new(grid: Geometry, lo: [usize; 3], data: Array3<bool>) -> WorkMask {
+    pub(super) fn new(grid: Geometry, lo: [usize; 3], data: Array3<bool>) -> WorkMask {
         WorkMask { grid, lo, data }
     }
 
@@ -284,7 +338,7 @@ pub(crate) struct LoadedMask {
 /// A voxel type as PyRadiomics' arrays hold it: its UInt32 cast (SimpleITK's
 /// `Cast(mask, sitkUInt32)`: C conversion, integers wrap modulo 2³², floats truncate), its
 /// value as a double, and its in-memory bytes (little-endian) for `sitk.Hash`.
-trait Px: Voxel + bytemuck::Pod {
+pub(super) trait Px: Voxel + bytemuck::Pod {
     fn to_u32(self) -> u32;
     /// The value as an integer (integer types only; floats truncate).
     fn to_i64(self) -> i64;
@@ -373,9 +427,10 @@ macro_rules! with_px {
         }
     };
 }
+pub(super) use with_px;
 
 /// Feeds the voxels' little-endian bytes, in memory order, to a SHA1.
-fn hash_voxels<T: Px>(data: &Array3<T>, hasher: &mut Sha1) {
+pub(super) fn hash_voxels<T: Px>(data: &Array3<T>, hasher: &mut Sha1) {
     match data.as_slice() {
         Some(all) if cfg!(target_endian = "little") => {
             hasher.update(bytemuck::cast_slice::<T, u8>(all));
@@ -401,7 +456,7 @@ fn hash_voxels<T: Px>(data: &Array3<T>, hasher: &mut Sha1) {
 /// One pass over the mask: whether any voxel is non-zero, the bounding box and count of
 /// `label`, and (when `hasher` is given) the SHA1 of the mask cast to UInt32 (`sitk.Hash`
 /// after PyRadiomics' cast).
-fn scan_label<T: Px>(
+pub(super) fn scan_label<T: Px>(
     data: &Array3<T>,
     label: u32,
     mut hasher: Option<&mut Sha1>,
@@ -463,93 +518,21 @@ fn scan_label<T: Px>(
     (any, lo, hi, count)
 }
 
-/// `getMask`: casts the mask to UInt32, checks that `label` is present, and keeps the ROI.
-pub(crate) fn load_mask(
-    mask: &AnyImage,
-    label: u32,
-    want_hash: bool,
-) -> Result<LoadedMask, RadiomicsError> {
-    let grid = mask.geometry().clone();
-    let mut hasher = want_hash.then(Sha1::new);
-    let (any_label, lo, hi, count) =
-        with_px!(mask, img => scan_label(img.data(), label, hasher.as_mut()));
-    if !any_label {
-        return Err(RadiomicsError::EmptyRoi(
-            ": no labels found in this mask (i.e. nothing is segmented)".into(),
-        ));
-    }
-    if count == 0 {
-        let mut labels = std::collections::BTreeSet::new();
-        with_px!(mask, img => {
-            for v in img.data().iter() {
-                let u = v.to_u32();
-                if u != 0 && labels.len() < 64 {
-                    labels.insert(u);
-                }
-            }
-        });
-        let list: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
-        return Err(RadiomicsError::EmptyRoi(format!(
-            ": label ({label}) not present in mask; choose from [{}]",
-            list.join(" ")
-        )));
-    }
-    let size: [usize; 3] = std::array::from_fn(|d| hi[d] - lo[d] + 1);
-    let data = with_px!(mask, img => slice_box(img.data(), lo, size).mapv(|v| v.to_u32() == label));
-    let hash = hasher.map(|h| hex(&h.finalize()));
-    Ok(LoadedMask {
-        mask: WorkMask::new(grid, lo, data),
-        hash,
-    })
-}
-
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Streaming statistics of the input image: `sitk.Hash`, mean, minimum, maximum.
-pub(crate) fn image_stats(image: &AnyImage) -> (String, f64, f64, f64) {
-    fn run<T: Px>(img: &Image<T>) -> (String, f64, f64, f64) {
+/// `sitk.Hash`, mean, minimum and maximum of the input image.
+pub(crate) fn image_stats(image: &AnyImage) -> (String, (f64, f64, f64)) {
+    fn run<T: Px>(img: &Image<T>) -> (String, (f64, f64, f64)) {
         let mut hasher = Sha1::new();
         hash_voxels(img.data(), &mut hasher);
-        let n = img.data().len() as f64;
-        let values: Vec<T>;
-        let all: &[T] = match img.data().as_slice() {
-            Some(s) => s,
-            None => {
-                values = img.data().iter().copied().collect();
-                &values
-            }
-        };
-        let (sum, min, max) = if T::TYPE.is_float() {
-            let mut sum = 0.0;
-            let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-            let mut nan = false;
-            for v in all {
-                let x = v.to_f64();
-                sum += x;
-                nan |= x.is_nan();
-                min = min.min(x);
-                max = max.max(x);
-            }
-            if nan {
-                (f64::NAN, f64::NAN, f64::NAN)
-            } else {
-                (sum, min, max)
-            }
-        } else {
-            // Integers: exact sum (what NumPy's float64 mean gets for these sizes).
-            let mut sum = 0i64;
-            let (mut min, mut max) = (i64::MAX, i64::MIN);
-            for chunk in all.chunks(1 << 16) {
-                let (s, lo, hi) = T::int_stats(chunk);
-                sum += s;
-                min = min.min(lo);
-                max = max.max(hi);
-            }
-            (sum as f64, min as f64, max as f64)
-        };
-        (hex(&hasher.finalize()), sum / n, min, max)
+        let mut stats = WholeStats::default();
+        match img.data().as_slice() {
+            Some(all) => stats.add(all),
+            None => stats.add(&img.data().iter().copied().collect::<Vec<_>>()),
+        }
+        (hex(&hasher.finalize()), stats.finish())
     }
     with_px!(image, img => run(img))
 }

@@ -1,6 +1,6 @@
-//! Timing of the zone and neighbourhood families on ROIs of about 100 000 voxels. Ignored by
-//! default (timings need a release build):
-//! `cargo test -p voxide-radiomics --release --test zone_perf -- --ignored --nocapture`.
+//! Timing of the zone and neighbourhood families on ROIs of about 100 000 voxels:
+//! `cargo bench -p voxide-radiomics --bench zone`. With `ZONE_PERF_FAMILY` set it instead
+//! runs one family repeatedly (for `perf`).
 
 use std::time::Instant;
 
@@ -85,8 +85,6 @@ fn bench(name: &str, levels: &Array3<u32>, n_levels: usize) {
     });
 }
 
-#[test]
-#[ignore = "timing; run in release with --ignored --nocapture"]
 fn zone_family_timings() {
     println!("rayon threads: {}", rayon::current_num_threads());
     bench(
@@ -106,8 +104,6 @@ fn zone_family_timings() {
 /// `perf stat -e task-clock` on the test binary with `ZONE_PERF_FAMILY=glszm` and
 /// `RAYON_NUM_THREADS=1`, minus a run with `ZONE_PERF_FAMILY=none`. CPU time, unlike wall time,
 /// is barely disturbed by other processes on a loaded machine.
-#[test]
-#[ignore = "timing helper, driven by environment variables"]
 fn zone_family_cpu_helper() {
     let family = std::env::var("ZONE_PERF_FAMILY").unwrap_or_default();
     let reps: usize = std::env::var("ZONE_PERF_REPS")
@@ -131,4 +127,12 @@ fn zone_family_cpu_helper() {
         };
     }
     println!("{family}: {n} features");
+}
+
+fn main() {
+    if std::env::var_os("ZONE_PERF_FAMILY").is_some() {
+        zone_family_cpu_helper();
+    } else {
+        zone_family_timings();
+    }
 }

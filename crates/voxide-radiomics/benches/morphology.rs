@@ -1,6 +1,5 @@
-//! Timing of the morphology and local intensity features on a large synthetic ROI.
-//! Ignored by default; run with
-//! `cargo test --release -p voxide-radiomics --test morphology_perf -- --ignored --nocapture`.
+//! Timing of the morphology and local intensity features on a large synthetic ROI:
+//! `cargo bench -p voxide-radiomics --bench morphology`.
 
 use ndarray::Array3;
 use std::time::Instant;
@@ -28,8 +27,6 @@ fn ball(n: usize, spacing: [f64; 3]) -> Roi {
     }
 }
 
-#[test]
-#[ignore]
 fn timing_100k_voxels() {
     for n in [100_000usize, 1_000_000] {
         let roi = ball(n, [1.0, 1.0, 1.0]);
@@ -68,8 +65,6 @@ fn timing_100k_voxels() {
 
 /// An organ-sized ellipsoid (2.8·10⁶ voxels, box 200 × 180 × 150): Moran's I / Geary's C no
 /// longer fit one FFT grid in memory and go through slabs.
-#[test]
-#[ignore]
 fn timing_organ_sized() {
     let (a, b, c) = (75.0f64, 90.0f64, 100.0f64);
     let shape = (151, 181, 201);
@@ -90,4 +85,9 @@ fn timing_organ_sized() {
     let f = morphology::features(&roi);
     println!("{voxels} voxels: all morphology {:?}", t.elapsed());
     assert!(f.iter().all(|f| f.value.is_finite()));
+}
+
+fn main() {
+    timing_100k_voxels();
+    timing_organ_sized();
 }

@@ -1,7 +1,6 @@
-//! Timings of the directional texture families on ROIs of the size the engine targets. Ignored
-//! by default (timings need a release build); run with
-//! `cargo test --release -p voxide-radiomics --test texture_perf -- --ignored --nocapture`
-//! and `RAYON_NUM_THREADS=1` for the single-threaded figures.
+//! Timings of the directional texture families on ROIs of the size the engine targets:
+//! `cargo bench -p voxide-radiomics --bench texture`, with `RAYON_NUM_THREADS=1` for the
+//! single-threaded figures.
 
 use std::time::Instant;
 
@@ -59,8 +58,6 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, out)
 }
 
-#[test]
-#[ignore]
 fn texture_timings() {
     let threads = rayon::current_num_threads();
     let cases = [
@@ -100,4 +97,8 @@ fn texture_timings() {
              GLCM 3D only {t_cm3:.2} ms, 13 GLCM volume matrices {t_vol:.2} ms, GLRLM all 6 {t_rlm:.2} ms"
         );
     }
+}
+
+fn main() {
+    texture_timings();
 }

@@ -1,6 +1,5 @@
-//! Timings of the five PyRadiomics texture classes on ~100 000-voxel ROIs. Ignored by default
-//! (timings need a release build); run with
-//! `cargo test --release -p voxide-radiomics --test pyradiomics_texture_perf -- --ignored --nocapture`.
+//! Timings of the five PyRadiomics texture classes on ~100 000-voxel ROIs:
+//! `cargo bench -p voxide-radiomics --bench pyradiomics_texture`.
 //! The classes are single-threaded.
 //!
 //! `tests/data/pyradiomics/time_pyradiomics.py` builds the same two ROIs (integer formulas, so
@@ -57,8 +56,6 @@ fn best_of(runs: usize, mut f: impl FnMut()) -> f64 {
     best
 }
 
-#[test]
-#[ignore = "timing; run in release with --ignored --nocapture"]
 fn five_classes_on_100k_voxels() {
     let settings = TextureSettings::default();
     for (name, levels) in [("random box", random_box()), ("ellipsoid", ellipsoid())] {
@@ -87,4 +84,8 @@ fn five_classes_on_100k_voxels() {
             per_class.join(", ")
         );
     }
+}
+
+fn main() {
+    five_classes_on_100k_voxels();
 }
