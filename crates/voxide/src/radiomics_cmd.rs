@@ -225,7 +225,7 @@ fn pyradiomics_cells(values: Vec<(String, PyValue)>) -> Vec<(String, Cell)> {
 
 /// Voxels per slab when streaming a volume: a few megabytes, reused, instead of the whole
 /// decoded volume and its compressed file.
-const SLAB_VOXELS: usize = 1 << 20;
+const SLAB_VOXELS: usize = 1 << 18;
 
 /// Runs `f` on every slab of `reader`, in order. With more than one thread available (and
 /// not inside a batch, whose cases already use every core), a second thread reads and
