@@ -65,8 +65,12 @@ def make_large_ct(root, work):
     big_img.SetDirection(img.GetDirection())
     big_lab = sitk.GetImageFromArray(ell.astype(np.uint8))
     big_lab.CopyInformation(big_img)
+    # Gzip-compressed (as the PyRadiomics test cases are) and uncompressed (as many converted
+    # volumes are): decompression is a large share of voxide's time on such a volume.
     sitk.WriteImage(big_img, str(work / "ct512x200_image.nrrd"), True)
     sitk.WriteImage(big_lab, str(work / "ct512x200_label.nrrd"), True)
+    sitk.WriteImage(big_img, str(work / "ct512x200_raw_image.nrrd"), False)
+    sitk.WriteImage(big_lab, str(work / "ct512x200_raw_label.nrrd"), False)
     return int(ell.sum())
 
 
@@ -117,9 +121,13 @@ def main():
     cases = {
         "brain1 (default features)": (data / "brain1_image.nrrd", data / "brain1_label.nrrd"),
         "lung2 (512x512x61 CT)": (data / "lung2_image.nrrd", data / "lung2_label.nrrd"),
-        f"512x512x200 CT, {roi_voxels:,}-voxel ROI": (
+        f"512x512x200 CT, {roi_voxels:,}-voxel ROI, gzip NRRD": (
             work / "ct512x200_image.nrrd",
             work / "ct512x200_label.nrrd",
+        ),
+        f"512x512x200 CT, {roi_voxels:,}-voxel ROI, uncompressed NRRD": (
+            work / "ct512x200_raw_image.nrrd",
+            work / "ct512x200_raw_label.nrrd",
         ),
     }
     one = dict(os.environ, RAYON_NUM_THREADS="1")

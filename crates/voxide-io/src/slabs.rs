@@ -122,6 +122,12 @@ impl SlabReader {
         })
     }
 
+    /// Whether the voxels are gzip-compressed in the file (streaming them costs an inflate;
+    /// an uncompressed file streams at the speed of copying).
+    pub fn compressed(&self) -> bool {
+        matches!(self.source, Source::Stream { gzip: true, .. })
+    }
+
     /// The whole volume's geometry.
     pub fn geometry(&self) -> &Geometry {
         &self.geometry

@@ -227,40 +227,6 @@ fn pyradiomics_cells(values: Vec<(String, PyValue)>) -> Vec<(String, Cell)> {
 /// decoded volume and its compressed file.
 const SLAB_VOXELS: usize = 1 << 18;
 
-/// Runs `f` on every slab of `reader`, in order. With more than one thread available (and
-/// not inside a batch, whose cases already use every core), a second thread reads and
-/// decompresses the next slabs while `f` works on the current one.
-fn for_each_slab(
-    reader: &mut voxide_io::SlabReader,
-    mut f: impl FnMut(&AnyImage) -> Result<()>,
-) -> Result<()> {
-    let pipelined = rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
-    if !pipelined {
-        while let Some(slab) = reader.next_slab(SLAB_VOXELS)? {
-            f(&slab)?;
-        }
-        return Ok(());
-    }
-    std::thread::scope(|scope| {
-        let (send, receive) = std::sync::mpsc::sync_channel(2);
-        scope.spawn(move || loop {
-            let next = reader.next_slab(SLAB_VOXELS);
-            let end = !matches!(next, Ok(Some(_)));
-            // A closed channel means the consumer failed and stopped: stop reading too.
-            if send.send(next).is_err() || end {
-                break;
-            }
-        });
-        for next in receive {
-            match next? {
-                Some(slab) => f(&slab)?,
-                None => break,
-            }
-        }
-        Ok(())
-    })
-}
-
 /// The PyRadiomics extraction of two image files, streamed: the mask is reduced to its ROI as
 /// it is read, and of the image only the box the extraction reads is kept (the hash and
 /// statistics PyRadiomics reports are computed on the way). Extractions that need the whole
@@ -269,7 +235,7 @@ fn pyradiomics_streamed(
     case: &Case,
     params: &voxide_radiomics::pyradiomics::PyRadiomicsParams,
 ) -> Result<Vec<(String, PyValue)>> {
-    use voxide_radiomics::pyradiomics::{self as pyrad, ImageScan, MaskScan};
+    use voxide_radiomics::pyradiomics::{self as pyrad, ImageScan, MaskScan, ScannedMask};
     let read_image_err = || format!("reading image {}", case.image.display());
     let read_mask_err = || format!("reading mask {}", case.mask.display());
     for (path, what) in [(&case.image, "image"), (&case.mask, "mask")] {
@@ -277,16 +243,47 @@ fn pyradiomics_streamed(
             bail!("reading {what} {}: no such file or folder", path.display());
         }
     }
+    let scan_mask = || -> Result<ScannedMask> {
+        let mut mask = voxide_io::SlabReader::open(&case.mask).with_context(read_mask_err)?;
+        let mut scan = MaskScan::new(mask.geometry(), case.label.map(u32::from), params)?;
+        while let Some(slab) = mask.next_slab(SLAB_VOXELS).with_context(read_mask_err)? {
+            scan.push(&slab)?;
+        }
+        Ok(scan.finish()?)
+    };
+    // Outside a batch (whose cases already use every core) and with a second core, a
+    // compressed image is read whole on another thread, through the whole-buffer inflater
+    // (libdeflate, the fastest), while this thread streams the mask; otherwise both stream.
     let mut image = voxide_io::SlabReader::open(&case.image).with_context(read_image_err)?;
-    let mut mask = voxide_io::SlabReader::open(&case.mask).with_context(read_mask_err)?;
-    let label = case.label.map(u32::from);
-    let mut mask_scan = MaskScan::new(mask.geometry(), label, params)?;
-    for_each_slab(&mut mask, |slab| Ok(mask_scan.push(slab)?)).with_context(read_mask_err)?;
-    let scanned = mask_scan.finish()?;
+    let parallel = rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
+    if parallel && image.compressed() {
+        drop(image);
+        return std::thread::scope(|scope| {
+            let reading = scope.spawn(|| voxide_io::read_image(&case.image));
+            let scanned = scan_mask();
+            let image = reading
+                .join()
+                .map_err(|_| anyhow::anyhow!("the image reader thread panicked"))?
+                .with_context(read_image_err)?;
+            let scanned = scanned?;
+            match scanned.image_box(image.geometry(), params) {
+                Some(window) => {
+                    let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
+                    scan.push(&image)?;
+                    drop(image);
+                    Ok(pyrad::extract_scanned(scan.finish()?, scanned, params)?)
+                }
+                None => Ok(pyrad::extract_with_mask(&image, scanned, params)?),
+            }
+        });
+    }
+    let scanned = scan_mask()?;
     match scanned.image_box(image.geometry(), params) {
         Some(window) => {
             let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
-            for_each_slab(&mut image, |slab| Ok(scan.push(slab)?)).with_context(read_image_err)?;
+            while let Some(slab) = image.next_slab(SLAB_VOXELS).with_context(read_image_err)? {
+                scan.push(&slab)?;
+            }
             Ok(pyrad::extract_scanned(scan.finish()?, scanned, params)?)
         }
         None => {
