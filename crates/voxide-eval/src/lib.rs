@@ -75,11 +75,16 @@
 //! | | both empty | R empty, P not | P empty, R not |
 //! |---|---|---|---|
 //! | **MetricsReloaded** (default) | Dice, IoU, NSD, boundary IoU, volume similarity 1; distances 0; relative volume difference 0; sensitivity, precision, centre-of-mass distance NaN | Dice, IoU, NSD, boundary IoU 0; sensitivity NaN; precision 0; relative volume difference +∞; distances per [`EmptyDistance`] (NaN by default) | Dice, IoU, NSD, boundary IoU, sensitivity, precision 0; distances per [`EmptyDistance`] |
-//! | **MedPy** | Dice, IoU 1 (`dc`, `jc`); precision, recall 0; `ravd` and all distances NaN (MedPy raises) | precision 0 (formula); recall 0; `ravd`, distances NaN (MedPy raises) | precision 0; distances NaN (MedPy raises) |
+//! | **MedPy** | IoU 1 (`jc`); Dice, precision, recall NaN; `ravd` and all distances NaN (MedPy raises) | Dice, IoU, precision 0; recall NaN; `ravd`, distances NaN (MedPy raises) | Dice, IoU, recall 0; precision NaN; distances NaN (MedPy raises) |
 //! | **SurfaceDistance** | Dice NaN (`compute_dice_coefficient`); HD, HD*p* +∞; ASSD, MASD, directed means, NSD NaN | HD, HD*p*, ASSD, mean pred→ref +∞; mean ref→pred, MASD NaN; NSD 0 | symmetric to the left |
 //!
-//! Specificity with no reference background is NaN (MetricsReloaded, surface-distance) or 0
-//! (MedPy).
+//! Specificity with no reference background is NaN in all three.
+//!
+//! MedPy's source means Dice 1 for two empty masks and 0 for precision, recall and specificity
+//! with a zero denominator (`except ZeroDivisionError`); but under NumPy 2 its counts are NumPy
+//! integers, and dividing one by `0.0` gives NaN instead of raising, so MedPy 0.5.2 as installed
+//! today returns NaN there, which is what the MedPy convention reproduces (`jc` divides Python
+//! floats and still returns its 1).
 //!
 //! Where the default comes from: MetricsReloaded's reference implementation
 //! (`BinaryPairwiseMeasures`) sets Dice to 1 when both masks are empty ("correct solution even

@@ -440,9 +440,12 @@ fn binary(
             num / den as f64
         }
     };
+    // MedPy means 1 (dc) and 0 (precision, recall, specificity) through `except
+    // ZeroDivisionError`, but under NumPy 2 its counts are NumPy integers, whose division by 0.0
+    // gives NaN without raising; `jc` divides Python floats and does reach its 1.
     let (dice_empty, iou_empty, sens_empty, spec_empty) = match conv {
         Convention::MetricsReloaded => (1.0, 1.0, f64::NAN, f64::NAN),
-        Convention::MedPy => (1.0, 1.0, 0.0, 0.0),
+        Convention::MedPy => (f64::NAN, 1.0, f64::NAN, f64::NAN),
         Convention::SurfaceDistance => (f64::NAN, 1.0, f64::NAN, f64::NAN),
     };
     m.set(Metric::Dice, ratio(2.0 * tpf, n_ref + n_pred, dice_empty));
@@ -450,7 +453,7 @@ fn binary(
     m.set(Metric::Sensitivity, ratio(tpf, n_ref, sens_empty));
     m.set(Metric::Specificity, ratio(tnf, neg_ref, spec_empty));
     let precision_empty = match conv {
-        Convention::MedPy => 0.0,
+        Convention::MedPy => f64::NAN,
         // MetricsReloaded: undefined with nothing to find, a miss (0) when the reference is not
         // empty.
         _ if n_ref == 0 => f64::NAN,
