@@ -18,7 +18,10 @@ use rayon::prelude::*;
 /// `features` has voxide's array shape `(nk, nj, ni)`; `spacing` is `[si, sj, sk]` in mm, the
 /// order of [`voxide_core::Geometry::spacing`]. Where there is no feature at all the result is
 /// `+∞` everywhere. Feature voxels are 0.
-pub fn squared_distance_transform(features: ArrayView3<'_, bool>, spacing: [f64; 3]) -> Array3<f64> {
+pub fn squared_distance_transform(
+    features: ArrayView3<'_, bool>,
+    spacing: [f64; 3],
+) -> Array3<f64> {
     // Per array axis: axis 0 is k, axis 2 is i.
     let axis_spacing = [spacing[2], spacing[1], spacing[0]];
     let mut out = Array3::<f64>::zeros(features.raw_dim());
@@ -187,7 +190,9 @@ mod tests {
             ((6, 6, 6), [1.0, 1.0, 1.0], 2),
         ] {
             let f = Array3::from_shape_fn(shape, |_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (state >> 33) % 100 < density
             });
             let got = squared_distance_transform(f.view(), spacing);
@@ -204,7 +209,9 @@ mod tests {
     #[test]
     fn no_feature_is_infinite_and_empty_grid_is_empty() {
         let f = Array3::from_elem((2, 3, 4), false);
-        assert!(distance_transform(f.view(), [1.0; 3]).iter().all(|d| d.is_infinite()));
+        assert!(distance_transform(f.view(), [1.0; 3])
+            .iter()
+            .all(|d| d.is_infinite()));
         let e = Array3::from_elem((0, 3, 4), false);
         assert!(distance_transform(e.view(), [1.0; 3]).is_empty());
     }

@@ -15,7 +15,11 @@ pub(crate) fn check_grids(reference: &Geometry, prediction: &Geometry) -> Result
             prediction.size()
         ));
     }
-    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= GRID_TOLERANCE);
+    let close = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= GRID_TOLERANCE)
+    };
     if !close(&reference.spacing(), &prediction.spacing()) {
         diffs.push(format!(
             "spacing {:?} vs {:?} mm",

@@ -201,7 +201,11 @@ impl MeanMetrics {
         let mut values = [f64::NAN; Metric::ALL.len()];
         let mut counts = [0; Metric::ALL.len()];
         for m in Metric::ALL {
-            let defined: Vec<f64> = all.iter().map(|x| x.get(m)).filter(|v| !v.is_nan()).collect();
+            let defined: Vec<f64> = all
+                .iter()
+                .map(|x| x.get(m))
+                .filter(|v| !v.is_nan())
+                .collect();
             counts[m as usize] = defined.len();
             if !defined.is_empty() {
                 values[m as usize] = defined.iter().sum::<f64>() / defined.len() as f64;
@@ -509,7 +513,15 @@ fn binary(
             planar,
         )
     });
-    surface_metrics(&mut m, crop.as_ref(), n_ref, n_pred, spacing, reference.dim(), options);
+    surface_metrics(
+        &mut m,
+        crop.as_ref(),
+        n_ref,
+        n_pred,
+        spacing,
+        reference.dim(),
+        options,
+    );
     m
 }
 
@@ -559,7 +571,12 @@ fn surface_metrics(
         m.set(Metric::AsdReferenceToPrediction, a_rp);
         m.set(Metric::AsdPredictionToReference, a_pr);
         m.set(Metric::Masd, 0.5 * (a_rp + a_pr));
-        let mut products: Vec<f64> = rp.distances.iter().zip(&rp.areas).map(|(d, a)| d * a).collect();
+        let mut products: Vec<f64> = rp
+            .distances
+            .iter()
+            .zip(&rp.areas)
+            .map(|(d, a)| d * a)
+            .collect();
         products.extend(pr.distances.iter().zip(&pr.areas).map(|(d, a)| d * a));
         m.set(
             Metric::Assd,
@@ -585,7 +602,11 @@ fn surface_metrics(
                 (_, EmptyDistance::ImageDiagonal) => {
                     let (nk, nj, ni) = shape;
                     let ext = |n: usize, s: f64| n.saturating_sub(1) as f64 * s;
-                    let (x, y, z) = (ext(ni, spacing[0]), ext(nj, spacing[1]), ext(nk, spacing[2]));
+                    let (x, y, z) = (
+                        ext(ni, spacing[0]),
+                        ext(nj, spacing[1]),
+                        ext(nk, spacing[2]),
+                    );
                     (x * x + y * y + z * z).sqrt()
                 }
             }

@@ -13,8 +13,10 @@ pub(crate) fn percentile_linear(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     let q = p / 100.0;
-    // NumPy's `_compute_virtual_index` with alpha = beta = 1, term for term.
-    let virtual_index = n as f64 * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0;
+    // NumPy's `_compute_virtual_index`, term for term:
+    // `n·q + (α + q·(1 − α − β)) − 1` with α = β = 1.
+    let (alpha, beta) = (1.0, 1.0);
+    let virtual_index = n as f64 * q + (alpha + q * (1.0 - alpha - beta)) - 1.0;
     if virtual_index >= (n - 1) as f64 {
         return sorted[n - 1];
     }
@@ -165,6 +167,9 @@ mod tests {
         assert_eq!(w.robust_percentile(50.0), 2.0);
         assert_eq!(w.robust_percentile(95.0), 3.0);
         assert_eq!(w.robust_percentile(100.0), 3.0);
-        assert_eq!(WeightedDistances::default().robust_percentile(95.0), f64::INFINITY);
+        assert_eq!(
+            WeightedDistances::default().robust_percentile(95.0),
+            f64::INFINITY
+        );
     }
 }

@@ -64,9 +64,8 @@ impl Crop {
         // `s!` expands to unsafe code, which the workspace forbids; slice axis by axis.
         let lo = bbox.min;
         let hi = bbox.max;
-        let window = |ax: ndarray::AxisDescription| {
-            Slice::from(lo[ax.axis.index()]..=hi[ax.axis.index()])
-        };
+        let window =
+            |ax: ndarray::AxisDescription| Slice::from(lo[ax.axis.index()]..=hi[ax.axis.index()]);
         let inner = |ax: ndarray::AxisDescription| Slice::from(1..ax.len - 1);
         Zip::from(bits.slice_each_axis_mut(inner))
             .and(reference.slice_each_axis(window))
@@ -186,15 +185,16 @@ pub(crate) fn surfel_distances(crop: &Crop) -> SurfelDistances {
         || squared_distance_transform(border_pred.view(), grid_spacing),
     );
     let collect = |border: &Array3<bool>, codes: &Array3<u8>, dist_other: &Array3<f64>| {
-        let pairs: Vec<(f64, f64)> = Zip::from(border)
-            .and(codes)
-            .and(dist_other)
-            .fold(Vec::new(), |mut acc, &b, &c, &d| {
-                if b {
-                    acc.push((d.sqrt(), areas[usize::from(c)]));
-                }
-                acc
-            });
+        let pairs: Vec<(f64, f64)> =
+            Zip::from(border)
+                .and(codes)
+                .and(dist_other)
+                .fold(Vec::new(), |mut acc, &b, &c, &d| {
+                    if b {
+                        acc.push((d.sqrt(), areas[usize::from(c)]));
+                    }
+                    acc
+                });
         WeightedDistances::sorted(pairs)
     };
     SurfelDistances {
@@ -217,7 +217,8 @@ fn codes_3d(bits: &Array3<u8>, bit: u8) -> Array3<u8> {
         .for_each(|(k, mut plane)| {
             for j in 0..nj - 1 {
                 for i in 0..ni - 1 {
-                    let at = |dk: usize, dj: usize, di: usize| bits[[k + dk, j + dj, i + di]] & bit != 0;
+                    let at =
+                        |dk: usize, dj: usize, di: usize| bits[[k + dk, j + dj, i + di]] & bit != 0;
                     let mut code = 0u8;
                     for (w, (dk, dj, di)) in [
                         (128, (0, 0, 0)),
@@ -313,8 +314,14 @@ mod tests {
         // the normal (1/8, 1/8, 1/8), so its surface is 8 · √3/8 (what
         // `create_table_neighbour_code_to_surface_area([1, 1, 1])` returns for those codes).
         let t = surface_area_table([1.0; 3]);
-        let total: f64 = [1usize, 2, 4, 8, 16, 32, 64, 128].iter().map(|&c| t[c]).sum();
-        assert!((total - 8.0 * (3.0f64).sqrt() / 8.0).abs() < 1e-12, "{total}");
+        let total: f64 = [1usize, 2, 4, 8, 16, 32, 64, 128]
+            .iter()
+            .map(|&c| t[c])
+            .sum();
+        assert!(
+            (total - 8.0 * (3.0f64).sqrt() / 8.0).abs() < 1e-12,
+            "{total}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::process::Command;
 use ndarray::{Array3, Axis};
 use serde_json::Value;
 use voxide_core::{AnyImage, Geometry, Image};
-use voxide_eval::{evaluate, Convention, Metric, Options, SegmentationMetrics};
+use voxide_eval::{evaluate, evaluate_labels, Convention, Metric, Options, SegmentationMetrics};
 
 const REL: f64 = 1e-6;
 
@@ -50,9 +50,15 @@ fn reference_values(
         .arg(voxide_testdata::workspace_root().join("scripts/ref/seg_metrics_ref.py"))
         .arg(reference)
         .arg(prediction)
-        .args(["--percentile", &format!("{:?}", options.hausdorff_percentile)])
+        .args([
+            "--percentile",
+            &format!("{:?}", options.hausdorff_percentile),
+        ])
         .args(["--tolerance", &format!("{:?}", options.nsd_tolerance_mm)])
-        .args(["--boundary", &format!("{:?}", options.boundary_iou_distance_mm)])
+        .args([
+            "--boundary",
+            &format!("{:?}", options.boundary_iou_distance_mm),
+        ])
         .arg("--spacing")
         .args(spacing.iter().map(|s| format!("{s:?}")))
         .output()
@@ -88,20 +94,34 @@ fn agree(case: &str, what: &str, ours: f64, theirs: f64) {
     assert!(ok, "{case}: {what}: voxide {ours} vs reference {theirs}");
 }
 
-/// Compares every metric the three references compute; returns how many values were compared.
+/// Compares every metric the three references compute for two binary masks; returns how many
+/// values were compared.
 fn check(case: &str, reference: &Image<u8>, prediction: &Image<u8>, options: &Options) -> usize {
-    let dir = tempfile::tempdir().unwrap();
-    let r = write(dir.path(), "reference.nii.gz", reference);
-    let p = write(dir.path(), "prediction.nii.gz", prediction);
-    let spacing = reference.geometry().spacing();
-    let json = reference_values(&r, &p, spacing, options);
-    let run = |c: Convention| -> SegmentationMetrics {
+    let json = reference_json(reference, prediction, options);
+    compare(case, &json, options, |c| {
         let o = Options {
             convention: c,
             ..options.clone()
         };
         evaluate(reference, prediction, &o).unwrap()
-    };
+    })
+}
+
+/// The reference tools' values for two binary masks.
+fn reference_json(reference: &Image<u8>, prediction: &Image<u8>, options: &Options) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(dir.path(), "reference.nii.gz", reference);
+    let p = write(dir.path(), "prediction.nii.gz", prediction);
+    reference_values(&r, &p, reference.geometry().spacing(), options)
+}
+
+/// Compares voxide's metrics under each convention (`run`) with the reference values.
+fn compare(
+    case: &str,
+    json: &Value,
+    options: &Options,
+    run: impl Fn(Convention) -> SegmentationMetrics,
+) -> usize {
     let mut compared = 0;
     let mut cmp = |what: &str, ours: f64, theirs: &Value| {
         agree(case, what, ours, number(theirs));
@@ -112,28 +132,76 @@ fn check(case: &str, reference: &Image<u8>, prediction: &Image<u8>, options: &Op
     let j = &json["medpy"];
     cmp("medpy dc", medpy.get(Metric::Dice), &j["dc"]);
     cmp("medpy jc", medpy.get(Metric::Iou), &j["jc"]);
-    cmp("medpy precision", medpy.get(Metric::Precision), &j["precision"]);
+    cmp(
+        "medpy precision",
+        medpy.get(Metric::Precision),
+        &j["precision"],
+    );
     cmp("medpy recall", medpy.get(Metric::Sensitivity), &j["recall"]);
-    cmp("medpy specificity", medpy.get(Metric::Specificity), &j["specificity"]);
-    cmp("medpy ravd", medpy.get(Metric::RelativeVolumeDifference), &j["ravd"]);
+    cmp(
+        "medpy specificity",
+        medpy.get(Metric::Specificity),
+        &j["specificity"],
+    );
+    cmp(
+        "medpy ravd",
+        medpy.get(Metric::RelativeVolumeDifference),
+        &j["ravd"],
+    );
     cmp("medpy hd", medpy.get(Metric::Hausdorff), &j["hd"]);
-    cmp("medpy hd percentile", medpy.get(Metric::HausdorffPercentile), &j["hd_percentile"]);
+    cmp(
+        "medpy hd percentile",
+        medpy.get(Metric::HausdorffPercentile),
+        &j["hd_percentile"],
+    );
     if options.hausdorff_percentile == 95.0 {
-        cmp("medpy hd95", medpy.get(Metric::HausdorffPercentile), &j["hd95"]);
+        cmp(
+            "medpy hd95",
+            medpy.get(Metric::HausdorffPercentile),
+            &j["hd95"],
+        );
     }
     cmp("medpy assd", medpy.get(Metric::Assd), &j["assd"]);
-    cmp("medpy asd(pred, ref)", medpy.get(Metric::AsdPredictionToReference), &j["asd_pred_to_ref"]);
-    cmp("medpy asd(ref, pred)", medpy.get(Metric::AsdReferenceToPrediction), &j["asd_ref_to_pred"]);
+    cmp(
+        "medpy asd(pred, ref)",
+        medpy.get(Metric::AsdPredictionToReference),
+        &j["asd_pred_to_ref"],
+    );
+    cmp(
+        "medpy asd(ref, pred)",
+        medpy.get(Metric::AsdReferenceToPrediction),
+        &j["asd_ref_to_pred"],
+    );
 
     let sdm = run(Convention::SurfaceDistance);
     let j = &json["surface_distance"];
     cmp("surface-distance dice", sdm.get(Metric::Dice), &j["dice"]);
     cmp("surface-distance hd", sdm.get(Metric::Hausdorff), &j["hd"]);
-    cmp("surface-distance robust hd", sdm.get(Metric::HausdorffPercentile), &j["hd_percentile"]);
-    cmp("surface-distance asd gt→pred", sdm.get(Metric::AsdReferenceToPrediction), &j["asd_ref_to_pred"]);
-    cmp("surface-distance asd pred→gt", sdm.get(Metric::AsdPredictionToReference), &j["asd_pred_to_ref"]);
-    cmp("surface-distance pooled mean", sdm.get(Metric::Assd), &j["assd"]);
-    cmp("surface-distance surface dice", sdm.get(Metric::Nsd), &j["nsd"]);
+    cmp(
+        "surface-distance robust hd",
+        sdm.get(Metric::HausdorffPercentile),
+        &j["hd_percentile"],
+    );
+    cmp(
+        "surface-distance asd gt→pred",
+        sdm.get(Metric::AsdReferenceToPrediction),
+        &j["asd_ref_to_pred"],
+    );
+    cmp(
+        "surface-distance asd pred→gt",
+        sdm.get(Metric::AsdPredictionToReference),
+        &j["asd_pred_to_ref"],
+    );
+    cmp(
+        "surface-distance pooled mean",
+        sdm.get(Metric::Assd),
+        &j["assd"],
+    );
+    cmp(
+        "surface-distance surface dice",
+        sdm.get(Metric::Nsd),
+        &j["nsd"],
+    );
     let masd = 0.5 * (number(&j["asd_ref_to_pred"]) + number(&j["asd_pred_to_ref"]));
     agree(case, "surface-distance masd", sdm.get(Metric::Masd), masd);
 
@@ -141,12 +209,24 @@ fn check(case: &str, reference: &Image<u8>, prediction: &Image<u8>, options: &Op
     let j = &json["metricsreloaded"];
     if !j.is_null() {
         cmp("MetricsReloaded hd", mr.get(Metric::Hausdorff), &j["hd"]);
-        cmp("MetricsReloaded hd percentile", mr.get(Metric::HausdorffPercentile), &j["hd_percentile"]);
+        cmp(
+            "MetricsReloaded hd percentile",
+            mr.get(Metric::HausdorffPercentile),
+            &j["hd_percentile"],
+        );
         cmp("MetricsReloaded assd", mr.get(Metric::Assd), &j["assd"]);
         cmp("MetricsReloaded masd", mr.get(Metric::Masd), &j["masd"]);
         cmp("MetricsReloaded nsd", mr.get(Metric::Nsd), &j["nsd"]);
-        cmp("MetricsReloaded boundary iou", mr.get(Metric::BoundaryIou), &j["boundary_iou"]);
-        cmp("MetricsReloaded com distance", mr.get(Metric::CentreOfMassDistance), &j["com_distance"]);
+        cmp(
+            "MetricsReloaded boundary iou",
+            mr.get(Metric::BoundaryIou),
+            &j["boundary_iou"],
+        );
+        cmp(
+            "MetricsReloaded com distance",
+            mr.get(Metric::CentreOfMassDistance),
+            &j["com_distance"],
+        );
     }
     compared
 }
@@ -236,7 +316,11 @@ fn slice(img: &Image<u8>, k: usize) -> Image<u8> {
         g.direction(),
     )
     .unwrap();
-    let data = img.data().index_axis(Axis(0), k).to_owned().insert_axis(Axis(0));
+    let data = img
+        .data()
+        .index_axis(Axis(0), k)
+        .to_owned()
+        .insert_axis(Axis(0));
     Image::new(g2, data).unwrap()
 }
 
@@ -254,10 +338,30 @@ fn ct_tumour_perturbations_match_medpy_and_surface_distance() {
     let reference = read_mask("multimodal/ibsi-sts-nifti/STS_001/CT_mask.nii.gz");
     let o = Options::default();
     let mut n = 0;
-    n += check("STS_001 CT eroded", &reference, &morph(&reference, true), &o);
-    n += check("STS_001 CT dilated", &reference, &morph(&reference, false), &o);
-    n += check("STS_001 CT shifted (1, -2, 3)", &reference, &shift(&reference, [1, -2, 3]), &o);
-    n += check("STS_001 CT slice deleted", &reference, &delete_middle_slice(&reference), &o);
+    n += check(
+        "STS_001 CT eroded",
+        &reference,
+        &morph(&reference, true),
+        &o,
+    );
+    n += check(
+        "STS_001 CT dilated",
+        &reference,
+        &morph(&reference, false),
+        &o,
+    );
+    n += check(
+        "STS_001 CT shifted (1, -2, 3)",
+        &reference,
+        &shift(&reference, [1, -2, 3]),
+        &o,
+    );
+    n += check(
+        "STS_001 CT slice deleted",
+        &reference,
+        &delete_middle_slice(&reference),
+        &o,
+    );
     eprintln!("STS_001 CT: {n} values agree");
 }
 
@@ -272,14 +376,34 @@ fn other_tumours_and_parameters_match() {
     let mut n = 0;
     // Coarse PET grid (5.5 × 5.5 × 3.3 mm): percentiles and tolerances fall between distances.
     let pet = read_mask("multimodal/ibsi-sts-nifti/STS_002/PET_mask.nii.gz");
-    n += check("STS_002 PET shifted (0, 1, 1)", &pet, &shift(&pet, [0, 1, 1]), &o90);
-    n += check("STS_002 PET dilated", &pet, &morph(&pet, false), &Options::default());
+    n += check(
+        "STS_002 PET shifted (0, 1, 1)",
+        &pet,
+        &shift(&pet, [0, 1, 1]),
+        &o90,
+    );
+    n += check(
+        "STS_002 PET dilated",
+        &pet,
+        &morph(&pet, false),
+        &Options::default(),
+    );
     // MR grid with its own spacing; prediction eroded then shifted.
     let mr = read_mask("multimodal/ibsi-sts-nifti/STS_019/MR_T1_mask.nii.gz");
-    n += check("STS_019 MR eroded+shifted", &mr, &shift(&morph(&mr, true), [2, 0, -1]), &o90);
+    n += check(
+        "STS_019 MR eroded+shifted",
+        &mr,
+        &shift(&morph(&mr, true), [2, 0, -1]),
+        &o90,
+    );
     // The prediction as reference: directions swap.
     let ct = read_mask("multimodal/ibsi-sts-nifti/STS_008/CT_mask.nii.gz");
-    n += check("STS_008 CT dilated as reference", &morph(&ct, false), &ct, &o90);
+    n += check(
+        "STS_008 CT dilated as reference",
+        &morph(&ct, false),
+        &ct,
+        &o90,
+    );
     eprintln!("{n} values agree");
 }
 
@@ -290,9 +414,16 @@ fn two_dimensional_slices_match() {
     let reference = slice(&ct, k);
     let o = Options::default();
     let mut n = 0;
-    n += check("STS_003 CT 2D shifted", &reference, &shift(&reference, [0, 3, -2]), &o);
+    n += check(
+        "STS_003 CT 2D shifted",
+        &reference,
+        &shift(&reference, [0, 3, -2]),
+        &o,
+    );
     // The neighbouring slice is a realistic prediction of this one.
-    let next = slice(&ct, k + 1).with_geometry(reference.geometry().clone()).unwrap();
+    let next = slice(&ct, k + 1)
+        .with_geometry(reference.geometry().clone())
+        .unwrap();
     n += check("STS_003 CT 2D next slice", &reference, &next, &o);
     eprintln!("{n} values agree in 2D");
 }
@@ -306,4 +437,66 @@ fn empty_masks_match_each_tools_convention() {
     n += check("STS_012 PET empty reference", &empty(&pet), &pet, &o);
     n += check("STS_012 PET both empty", &empty(&pet), &empty(&pet), &o);
     eprintln!("{n} values agree with empty masks");
+}
+
+#[test]
+fn labels_match_per_label_references() {
+    // Three labels from a real tumour: its eroded core (1), the rim around it (2), and a label
+    // present only in the reference (3, a copy of the core shifted away from the tumour).
+    let ct = read_mask("multimodal/ibsi-sts-nifti/STS_008/CT_mask.nii.gz");
+    let core = morph(&ct, true);
+    let far = shift(&core, [0, 0, -25]);
+    let labels = |mask: &Image<u8>, core: &Image<u8>, far: Option<&Image<u8>>| {
+        let mut data = mask.data().mapv(|v| if v != 0 { 2u8 } else { 0 });
+        ndarray::Zip::from(&mut data)
+            .and(core.data())
+            .for_each(|d, &c| {
+                if c != 0 {
+                    *d = 1;
+                }
+            });
+        if let Some(far) = far {
+            ndarray::Zip::from(&mut data)
+                .and(far.data())
+                .for_each(|d, &f| {
+                    if f != 0 && *d == 0 {
+                        *d = 3;
+                    }
+                });
+        }
+        map(mask, data)
+    };
+    let reference = labels(&ct, &core, Some(&far));
+    let moved = shift(&ct, [1, 2, 0]);
+    let prediction = labels(&moved, &shift(&core, [1, 2, 0]), None);
+    let o = Options::default();
+    let report = |c: Convention| {
+        let o = Options {
+            convention: c,
+            ..o.clone()
+        };
+        evaluate_labels(&reference, &prediction, &[1, 2, 3], &o).unwrap()
+    };
+    let mut n = 0;
+    let mut dice = Vec::new();
+    for (idx, label) in [1u8, 2, 3].into_iter().enumerate() {
+        let binary = |img: &Image<u8>| map(img, img.data().mapv(|v| u8::from(v == label)));
+        let json = reference_json(&binary(&reference), &binary(&prediction), &o);
+        dice.push(number(&json["medpy"]["dc"]));
+        n += compare(&format!("STS_008 label {label}"), &json, &o, |c| {
+            report(c).labels[idx].metrics.clone()
+        });
+    }
+    // The default's mean Dice over labels is the mean of the per-label Dice MedPy computes.
+    let mean = report(Convention::MetricsReloaded).mean;
+    agree(
+        "label mean",
+        "dice",
+        mean.get(Metric::Dice),
+        dice.iter().sum::<f64>() / 3.0,
+    );
+    assert_eq!(mean.defined(Metric::Dice), 3);
+    // Label 3 has no prediction: its distances are undefined, the mean skips it.
+    assert_eq!(mean.defined(Metric::Hausdorff), 2);
+    eprintln!("{n} values agree per label");
 }
