@@ -32,8 +32,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reference = ellipsoid(&g, [150.0, 256.0, 256.0], [40.0, 77.0, 77.0]);
     let prediction = ellipsoid(&g, [151.0, 258.0, 253.0], [42.0, 75.0, 80.0]);
     std::fs::create_dir_all(&out)?;
-    voxide_io::write_image(&out.join("reference.nii"), &AnyImage::from(reference.clone()))?;
-    voxide_io::write_image(&out.join("prediction.nii"), &AnyImage::from(prediction.clone()))?;
+    voxide_io::write_image(
+        &out.join("reference.nii"),
+        &AnyImage::from(reference.clone()),
+    )?;
+    voxide_io::write_image(
+        &out.join("prediction.nii"),
+        &AnyImage::from(prediction.clone()),
+    )?;
     let voxels = reference.data().iter().filter(|&&v| v != 0).count();
     let mut rows = Vec::new();
     for (name, c) in [

@@ -10,7 +10,7 @@
 //! Axis 0 goes first so that the squared terms are added in SciPy's order (axis 0, 1, then 2),
 //! which makes the sums bit-identical to SciPy's whenever the same nearest feature is found.
 
-use ndarray::{Array3, ArrayView3, ArrayViewMut1, Axis, Zip};
+use ndarray::{Array3, ArrayView3, ArrayViewMut1, Axis};
 use rayon::prelude::*;
 
 /// Squared Euclidean distance (mm²) from every voxel to the nearest feature voxel.
@@ -29,19 +29,33 @@ pub fn squared_distance_transform(
         return out;
     }
 
-    // Axis 0 on the binary input: the distance to the nearest feature in the line, squared.
+    // Axis 0 on the binary input: the distance to the nearest feature along k, squared. Swept
+    // plane by plane so that memory is read in order (lanes along k would touch one cache line
+    // per voxel).
+    let feats = features.as_standard_layout();
+    let (Some(f), Some(d)) = (feats.as_slice(), out.as_slice_mut()) else {
+        return out; // unreachable: both are in standard layout
+    };
+    binary_axis0(f, d, features.len_of(Axis(1)) * features.len_of(Axis(2)));
     let s0 = axis_spacing[0];
-    Zip::from(out.lanes_mut(Axis(0)))
-        .and(features.lanes(Axis(0)))
-        .into_par_iter()
-        .for_each(|(lane, feat)| binary_line(feat.iter().copied(), lane, s0));
+    d.par_iter_mut().for_each(|v| {
+        let x = *v * s0;
+        *v = x * x;
+    });
 
-    // Axes 1 and 2: lower envelopes of parabolas on the partial result.
-    for (axis, &s) in axis_spacing.iter().enumerate().skip(1) {
-        Zip::from(out.lanes_mut(Axis(axis)))
-            .into_par_iter()
-            .for_each_init(Envelope::default, |env, (lane,)| env.transform(lane, s));
-    }
+    // Axes 1 and 2: lower envelopes of parabolas on the partial result, one k-plane per task
+    // (a plane stays in cache while its lanes are transformed).
+    let (s1, s2) = (axis_spacing[1], axis_spacing[2]);
+    out.outer_iter_mut()
+        .into_par_iter()
+        .for_each_init(Envelope::default, |env, mut plane| {
+            for lane in plane.lanes_mut(Axis(0)) {
+                env.transform(lane, s1);
+            }
+            for lane in plane.rows_mut() {
+                env.transform(lane, s2);
+            }
+        });
     out
 }
 
@@ -53,34 +67,34 @@ pub fn distance_transform(features: ArrayView3<'_, bool>, spacing: [f64; 3]) -> 
     d
 }
 
-/// 1D squared distance to the nearest `true` of a binary line: two sweeps, then squared in mm.
-fn binary_line(feat: impl Iterator<Item = bool>, mut out: ArrayViewMut1<'_, f64>, s: f64) {
-    let n = out.len();
-    // Index distance to the nearest feature at or before each position (forward sweep) ...
-    let mut last: Option<usize> = None;
-    for (q, f) in feat.enumerate() {
-        if f {
-            last = Some(q);
-        }
-        out[q] = match last {
-            Some(p) => (q - p) as f64,
-            None => f64::INFINITY,
-        };
+/// Index distance along axis 0 to the nearest feature, for every voxel of a standard-layout
+/// volume whose k-planes have `plane` voxels: a forward and a backward sweep over whole planes.
+fn binary_axis0(f: &[bool], d: &mut [f64], plane: usize) {
+    if plane == 0 {
+        return;
     }
-    // ... then at or after it (backward sweep), keeping the smaller.
-    let mut next: Option<usize> = None;
-    for q in (0..n).rev() {
-        if out[q] == 0.0 {
-            next = Some(q);
-        }
-        if let Some(p) = next {
-            let d = (p - q) as f64;
-            if d < out[q] {
-                out[q] = d;
+    let nk = f.len() / plane;
+    for k in 0..nk {
+        let (before, here) = d.split_at_mut(k * plane);
+        let here = &mut here[..plane];
+        let fk = &f[k * plane..(k + 1) * plane];
+        if k == 0 {
+            for (o, &x) in here.iter_mut().zip(fk) {
+                *o = if x { 0.0 } else { f64::INFINITY };
+            }
+        } else {
+            let prev = &before[(k - 1) * plane..];
+            for ((o, &x), &p) in here.iter_mut().zip(fk).zip(prev) {
+                *o = if x { 0.0 } else { p + 1.0 };
             }
         }
-        let d = out[q] * s;
-        out[q] = d * d;
+    }
+    for k in (0..nk.saturating_sub(1)).rev() {
+        let (here, after) = d.split_at_mut((k + 1) * plane);
+        let here = &mut here[k * plane..];
+        for (o, &n) in here.iter_mut().zip(&after[..plane]) {
+            *o = o.min(n + 1.0);
+        }
     }
 }
 

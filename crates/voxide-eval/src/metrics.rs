@@ -230,6 +230,19 @@ impl Select {
             Select::Label(l) => v == l,
         }
     }
+
+    /// Whether any voxel of `row` is selected; written as block reductions so that it
+    /// vectorises.
+    fn any(self, row: &[u8]) -> bool {
+        match self {
+            Select::NonZero => row
+                .chunks(64)
+                .any(|c| c.iter().fold(0u8, |a, &b| a | b) != 0),
+            Select::Label(l) => row
+                .chunks(64)
+                .any(|c| c.iter().fold(false, |a, &b| a | (b == l))),
+        }
+    }
 }
 
 /// Binary metrics of `prediction` against `reference`: every non-zero voxel is foreground.
@@ -349,21 +362,36 @@ impl Tally {
 }
 
 fn tally(reference: ArrayView3<'_, u8>, prediction: ArrayView3<'_, u8>, sel: Select) -> Tally {
-    reference
-        .axis_iter(Axis(0))
-        .into_par_iter()
-        .zip(prediction.axis_iter(Axis(0)).into_par_iter())
+    let (_, nj, ni) = reference.dim();
+    let plane = nj * ni;
+    // Contiguous slices (no copy for the usual standard layout) let the empty-row test below
+    // run vectorised: most rows of a large image hold no foreground at all.
+    let (r, p) = (
+        reference.as_standard_layout(),
+        prediction.as_standard_layout(),
+    );
+    let (Some(rs), Some(ps)) = (r.as_slice(), p.as_slice()) else {
+        return Tally::default(); // unreachable: standard layout is contiguous
+    };
+    if plane == 0 || rs.is_empty() {
+        return Tally::default();
+    }
+    rs.par_chunks(plane)
+        .zip(ps.par_chunks(plane))
         .enumerate()
-        .map(|(k, (rs, ps))| {
+        .map(|(k, (rpl, ppl))| {
             let mut t = Tally::default();
             // Per-slice sums fit u64 for any slice that fits in memory.
             let mut ref_sum = [0u64; 3];
             let mut pred_sum = [0u64; 3];
             let (mut n_ref, mut n_pred) = (0u64, 0u64);
-            for (j, (rrow, prow)) in rs.outer_iter().zip(ps.outer_iter()).enumerate() {
+            for (j, (rrow, prow)) in rpl.chunks(ni).zip(ppl.chunks(ni)).enumerate() {
+                if !sel.any(rrow) && !sel.any(prow) {
+                    continue;
+                }
                 let mut row_min = usize::MAX;
                 let mut row_max = 0usize;
-                for (i, (&r, &p)) in rrow.iter().zip(prow.iter()).enumerate() {
+                for (i, (&r, &p)) in rrow.iter().zip(prow).enumerate() {
                     let (r, p) = (sel.test(r), sel.test(p));
                     if !(r || p) {
                         continue;
@@ -386,13 +414,11 @@ fn tally(reference: ArrayView3<'_, u8>, prediction: ArrayView3<'_, u8>, sel: Sel
                         _ => t.fn_ += 1,
                     }
                 }
-                if row_min != usize::MAX {
-                    let b = BBox {
-                        min: [k, j, row_min],
-                        max: [k, j, row_max],
-                    };
-                    t.bbox = Some(t.bbox.map_or(b, |x| x.union(b)));
-                }
+                let b = BBox {
+                    min: [k, j, row_min],
+                    max: [k, j, row_max],
+                };
+                t.bbox = Some(t.bbox.map_or(b, |x| x.union(b)));
             }
             t.ref_sum = [
                 u128::from(n_ref) * k as u128,
