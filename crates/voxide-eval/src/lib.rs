@@ -1,0 +1,142 @@
+//! # voxide-eval
+//!
+//! Evaluation of medical AI. This first part: **segmentation metrics** comparing a predicted
+//! mask with a reference mask, binary ([`evaluate`], [`evaluate_arrays`]) or per label with a
+//! mean over labels ([`evaluate_labels`]), 2D (a one-slice image) and 3D, in millimetres on
+//! anisotropic grids:
+//!
+//! - overlap: Dice, IoU (Jaccard), sensitivity, specificity, precision, volume similarity;
+//! - volume: reference and predicted volume, absolute and relative volume difference;
+//! - surface distance: Hausdorff distance, percentile Hausdorff distance (HD95 or any
+//!   percentile), ASSD, MASD and the two directed mean distances, normalised surface Dice at a
+//!   tolerance (NSD), boundary IoU;
+//! - centre-of-mass distance.
+//!
+//! This crate is pure: it takes [`voxide_core::Image`]s (or plain `ndarray` views) and returns
+//! numbers. Reading masks from files is the caller's job (`voxide-io`, `voxide-dicom`).
+//!
+//! ```
+//! use voxide_core::{geometry::IDENTITY, Geometry, Image};
+//! use voxide_eval::{evaluate, Options};
+//! let g = Geometry::new([4, 4, 1], [0.5, 0.5, 1.0], [0.0; 3], IDENTITY)?;
+//! let reference = Image::from_vec(g.clone(), (0..16).map(|i| u8::from(i % 4 < 2)).collect())?;
+//! let prediction = Image::from_vec(g, (0..16).map(|i| u8::from(i % 4 < 3)).collect())?;
+//! let m = evaluate(&reference, &prediction, &Options::default())?;
+//! assert_eq!(m.dice(), 0.8);            // 2·8 / (8 + 12)
+//! assert_eq!(m.hausdorff(), 0.5);       // one column, 0.5 mm wide
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Grids
+//!
+//! Reference and prediction must lie on the same grid: same size, and spacing, origin and
+//! direction equal within [`voxide_core::GRID_TOLERANCE`]; otherwise
+//! [`EvalError::GeometryMismatch`] names every component that differs. Axes must be orthogonal
+//! (any orientation). An image of one slice (`nk = 1`) is a 2D image: surfaces use the in-plane
+//! neighbourhood, and surface-distance's contour lengths replace its surface areas.
+//!
+//! ## Surface distances
+//!
+//! Distances come from an exact Euclidean distance transform ([`edt`]: separable lower envelope
+//! of parabolas, linear time, anisotropic, parallel over lines) computed only on the bounding box
+//! of the two masks plus one voxel, which holds every surface point, so the cropped transform is
+//! exact, not an approximation. Two surface definitions exist in the field and both are here:
+//!
+//! - **voxel surface** (MetricsReloaded, MedPy): the mask voxels with a face neighbour outside the
+//!   mask, i.e. `mask XOR erosion(mask)` with the 6-neighbourhood (4 in 2D), the outside of the
+//!   image counting as background; each surface voxel counts once, at its centre;
+//! - **surface elements** (surface-distance): points on the grid of voxel corners whose 2×2×2
+//!   neighbourhood is mixed, each weighted by the area of the marching-cubes-like surface patch
+//!   its neighbourhood code stands for (its table, reproduced value for value); averages and
+//!   percentiles are weighted by that area.
+//!
+//! ## Conventions
+//!
+//! [`Options::convention`] picks whose definitions to follow. They agree on Dice, IoU and the
+//! confusion counts whenever both masks are non-empty, and differ in surfaces, percentiles and
+//! empty masks:
+//!
+//! | | [`MetricsReloaded`](Convention::MetricsReloaded) (default) | [`MedPy`](Convention::MedPy) | [`SurfaceDistance`](Convention::SurfaceDistance) |
+//! |---|---|---|---|
+//! | surface | voxel | voxel | surface elements on the corner grid, area-weighted |
+//! | HD | max over both directions | same | max of the two directed 100th area-percentiles |
+//! | HD*p* | max of the two directed percentiles (NumPy linear) | percentile of both directions pooled (NumPy linear) | max of the two directed area-weighted percentiles (first element whose cumulative area fraction reaches *p*) |
+//! | ASSD | mean of both directions pooled | same (`assd`) | area-weighted, pooled |
+//! | MASD | mean of the two directed means | same (from `asd` both ways) | mean of the two area-weighted directed means |
+//! | NSD | surface voxels within τ (`≤`) over all surface voxels | as MetricsReloaded (MedPy has none) | `compute_surface_dice_at_tolerance` |
+//!
+//! Boundary IoU (voxel surfaces, band `< d` mm) and the centre-of-mass distance are the same in
+//! all three; metrics a tool does not define follow the default's rules.
+//!
+//! ### Empty masks
+//!
+//! With R the reference and P the prediction:
+//!
+//! | | both empty | R empty, P not | P empty, R not |
+//! |---|---|---|---|
+//! | **MetricsReloaded** (default) | Dice, IoU, NSD, boundary IoU, volume similarity 1; distances 0; relative volume difference 0; sensitivity, precision, centre-of-mass distance NaN | Dice, IoU, NSD, boundary IoU 0; sensitivity NaN; precision 0; relative volume difference +∞; distances per [`EmptyDistance`] (NaN by default) | Dice, IoU, NSD, boundary IoU, sensitivity, precision 0; distances per [`EmptyDistance`] |
+//! | **MedPy** | IoU 1 (`jc`); Dice, precision, recall NaN; `ravd` and all distances NaN (MedPy raises) | Dice, IoU, precision 0; recall NaN; `ravd`, distances NaN (MedPy raises) | Dice, IoU, recall 0; precision NaN; distances NaN (MedPy raises) |
+//! | **SurfaceDistance** | Dice NaN (`compute_dice_coefficient`); HD, HD*p* +∞; ASSD, MASD, directed means, NSD NaN | HD, HD*p*, ASSD, mean pred→ref +∞; mean ref→pred, MASD NaN; NSD 0 | symmetric to the left |
+//!
+//! Specificity with no reference background is NaN in all three.
+//!
+//! MedPy's source means Dice 1 for two empty masks and 0 for precision, recall and specificity
+//! with a zero denominator (`except ZeroDivisionError`); but under NumPy 2 its counts are NumPy
+//! integers, and dividing one by `0.0` gives NaN instead of raising, so MedPy 0.5.2 as installed
+//! today returns NaN there, which is what the MedPy convention reproduces (`jc` divides Python
+//! floats and still returns its 1).
+//!
+//! Where the default comes from: MetricsReloaded's reference implementation
+//! (`BinaryPairwiseMeasures`) sets Dice to 1 when both masks are empty ("correct solution even
+//! if not defined"), returns 0 for every distance when both are empty, returns NaN for
+//! sensitivity with an empty reference and for precision with both empty, 0 for precision with
+//! an empty prediction, and 0 % relative volume error when both are empty. voxide extends the
+//! "both empty is a perfect result" rule to IoU, NSD and boundary IoU, which that code leaves at
+//! NaN (0/0), so that Dice and IoU agree (IoU = Dice / (2 − Dice) everywhere). With exactly one
+//! mask empty, surface distances have nothing to measure to: MetricsReloaded's code returns
+//! numbers from a distance transform of an empty image, which are meaningless; voxide reports
+//! NaN (undefined, as in Reinke et al., "Understanding metric-related pitfalls in image analysis
+//! validation", Nature Methods 2024), or on request the image diagonal or a fixed worst case
+//! ([`EmptyDistance`]), so that a mean over cases does not silently drop missed structures.
+//! MetricsReloaded's code reports 100 % relative volume error for an empty reference and a
+//! non-empty prediction; voxide reports +∞, since 100 % would equal a prediction of twice the
+//! reference volume. The centre-of-mass distance is NaN where MetricsReloaded returns −1.
+//!
+//! ## Agreement with the reference tools
+//!
+//! The tests compare every metric with MedPy 0.5.2 and surface-distance 0.1 on the real tumour
+//! masks of the IBSI soft-tissue-sarcoma data and perturbed predictions (erosion, dilation,
+//! shifts, a deleted slice, empty masks), to 1e-6 relative. For the surface-distance convention
+//! the arrays are taken in voxide's `(k, j, i)` order with spacing `(sk, sj, si)` — what
+//! SimpleITK's `GetArrayFromImage` gives — since surface-distance's surface-element table is not
+//! symmetric under a change of axis order.
+
+pub mod edt;
+mod grid;
+mod metrics;
+mod options;
+mod stats;
+mod surface;
+mod surfel_table;
+
+pub use metrics::{
+    evaluate, evaluate_arrays, evaluate_labels, labels_present, LabelMetrics, LabelReport,
+    MeanMetrics, Metric, SegmentationMetrics,
+};
+pub use options::{Convention, EmptyDistance, Options};
+
+/// Errors of the evaluation crate.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Reference and prediction do not lie on the same grid.
+    #[error(
+        "reference and prediction grids differ: {0}; resample the prediction onto the reference grid first"
+    )]
+    GeometryMismatch(String),
+    /// The grid cannot carry distances in mm (e.g. non-orthogonal axes).
+    #[error("unsupported grid: {0}")]
+    UnsupportedGeometry(String),
+    /// An option or parameter is out of range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+}
