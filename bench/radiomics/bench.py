@@ -32,12 +32,15 @@ setting:
 def sh_time(cmd, env=None, cwd=None):
     """Runs cmd under /usr/bin/time; returns (wall s, peak RSS MiB, stdout, stderr)."""
     full = ["/usr/bin/time", "-f", "TIME %e %M"] + cmd
+    # Wall time from the clock here (/usr/bin/time rounds to 10 ms, too coarse for voxide).
+    start = time.perf_counter()
     p = subprocess.run(full, env=env, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
     if p.returncode != 0:
         raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
     line = [l for l in p.stderr.splitlines() if l.startswith("TIME ")][-1]
-    _, wall, rss = line.split()
-    return float(wall), int(rss) / 1024.0, p.stdout, p.stderr
+    _, _, rss = line.split()
+    return wall, int(rss) / 1024.0, p.stdout, p.stderr
 
 
 def make_large_ct(root, work):
@@ -133,10 +136,13 @@ def main():
     one = dict(os.environ, RAYON_NUM_THREADS="1")
     results = {"machine": platform.processor() or platform.machine(), "cores": os.cpu_count()}
     rows = []
-    for name, (img, lab) in cases.items():
-        py_out, vx_out = work / "py.csv", work / "vx.csv"
+    for index, (name, (img, lab)) in enumerate(cases.items()):
+        # PyRadiomics' CLI appends to an existing output file: a fresh name per case and run.
+        py_out, vx_out = work / f"py_{index}.csv", work / f"vx_{index}.csv"
         py_t, py_m, vx_t, vx_m, vxp_t = [], [], [], [], []
         for _ in range(reps):
+            for f in (py_out, vx_out):
+                f.unlink(missing_ok=True)
             t, m, _, _ = sh_time([pyrad, str(img), str(lab), "--param", str(params),
                                   "-o", str(py_out), "-f", "csv"])
             py_t.append(t)
