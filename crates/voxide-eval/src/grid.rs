@@ -6,7 +6,7 @@ use crate::EvalError;
 
 /// Fails unless both grids coincide (size exactly; spacing, origin and direction within
 /// [`GRID_TOLERANCE`]) and have orthogonal axes, naming every component that differs.
-pub(crate) fn check_grids(reference: &Geometry, prediction: &Geometry) -> Result<(), EvalError> {
+pub fn check_grids(reference: &Geometry, prediction: &Geometry) -> Result<(), EvalError> {
     let mut diffs = Vec::new();
     if reference.size() != prediction.size() {
         diffs.push(format!(

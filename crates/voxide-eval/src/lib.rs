@@ -116,9 +116,11 @@ mod grid;
 mod metrics;
 mod options;
 mod stats;
+pub mod summary;
 mod surface;
 mod surfel_table;
 
+pub use grid::check_grids;
 pub use metrics::{
     evaluate, evaluate_arrays, evaluate_labels, labels_present, LabelMetrics, LabelReport,
     MeanMetrics, Metric, SegmentationMetrics,

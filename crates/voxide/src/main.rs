@@ -12,6 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use voxide_core::{AnyImage, Image, LabelMap};
 use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
+mod eval_cmd;
+mod eval_report;
 mod net_cmd;
 mod radiomics_cmd;
 mod radiomics_report;
@@ -124,6 +126,9 @@ enum Command {
     /// Radiomics: IBSI features of a region of interest, for one case or a cohort.
     #[command(subcommand)]
     Radiomics(RadiomicsCommand),
+    /// Evaluate AI outputs against a reference standard.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Verify that the store's index and files agree (missing, corrupt and orphan files).
     Check {
         /// The store's data folder.
@@ -183,6 +188,13 @@ enum RadiomicsCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Segmentation metrics (Dice, IoU, HD, HD95, ASSD, MASD, NSD, boundary IoU, volumes, ...)
+    /// of predicted masks against reference masks, per case and label, with a summary.
+    Seg(eval_cmd::SegArgs),
 }
 
 fn main() -> ExitCode {
@@ -257,6 +269,7 @@ fn main() -> ExitCode {
             retry_failed,
             report.as_deref(),
         ),
+        Command::Eval(EvalCommand::Seg(args)) => eval_cmd::seg(&args),
         Command::Convert {
             input,
             output,
@@ -362,7 +375,7 @@ fn pick_series(path: &Path, scan: voxide_dicom::Scan, uid: Option<&str>) -> Resu
     }
 }
 
-fn is_image_file(path: &Path) -> bool {
+pub(crate) fn is_image_file(path: &Path) -> bool {
     path.is_file() && voxide_io::format_of(path).is_some()
 }
 
@@ -538,7 +551,7 @@ fn write_image(path: &Path, image: &AnyImage, nifti2: bool) -> Result<()> {
     Ok(())
 }
 
-fn is_rtstruct(path: &Path) -> bool {
+pub(crate) fn is_rtstruct(path: &Path) -> bool {
     voxide_dicom::open(path, voxide_dicom::ReadDepth::Header)
         .ok()
         .and_then(|o| voxide_dicom::str_of(&o, voxide_dicom::tags::MODALITY))

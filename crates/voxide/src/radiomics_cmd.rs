@@ -295,7 +295,7 @@ fn pyradiomics_streamed(
 }
 
 /// An image file (NIfTI, NRRD) or a DICOM series folder.
-fn read_volume(path: &Path) -> Result<AnyImage> {
+pub(crate) fn read_volume(path: &Path) -> Result<AnyImage> {
     if !path.exists() {
         bail!("no such file or folder");
     }
@@ -375,7 +375,7 @@ fn read_mask(path: &Path, geometry: &Geometry, label: u8) -> Result<Image<u8>> {
     bail!("not a NIfTI/NRRD label image, a DICOM SEG or a DICOM RTSTRUCT file")
 }
 
-fn is_seg(path: &Path) -> bool {
+pub(crate) fn is_seg(path: &Path) -> bool {
     voxide_dicom::open(path, voxide_dicom::ReadDepth::Header)
         .ok()
         .and_then(|o| voxide_dicom::str_of(&o, voxide_dicom::tags::MODALITY))

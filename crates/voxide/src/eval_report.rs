@@ -1,0 +1,248 @@
+//! The `voxide eval seg` report: one self-contained HTML page with the summary per label, a
+//! box-and-strip plot per metric (each case a dot, so outliers are seen and can be found in
+//! the case table), and the cases that failed. Plots are inline SVG: no files beside the page,
+//! sharp at any zoom.
+
+use std::fmt::Write as _;
+
+use voxide_eval::Metric;
+
+use crate::eval_cmd::{CaseResult, LabelSummary, PLOTTED};
+
+const PALETTE: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+];
+
+pub fn html(settings: &str, results: &[CaseResult], summary: &LabelSummary) -> String {
+    let mut h = String::new();
+    let ok = results.iter().filter(|r| r.error.is_none()).count();
+    let _ = write!(
+        h,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>voxide eval seg</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+         table{{border-collapse:collapse;font-size:13px;margin:1em 0}}\
+         td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#f3f3f3}}\
+         td.l,th.l{{text-align:left}}.plots{{display:flex;flex-wrap:wrap;gap:1.5em}}\
+         .fail{{color:#b00}}</style></head><body>\
+         <h1>Segmentation evaluation</h1><p>{}</p><p>{ok} of {} case(s) evaluated.</p>",
+        escape(settings),
+        results.len()
+    );
+    // Summary table per label.
+    h.push_str("<h2>Summary</h2><p>Mean with its 95&nbsp;% bootstrap interval over cases; n is the number of cases where the metric is defined (undefined values, e.g. distances to an empty mask, are left out and counted).</p>");
+    h.push_str("<table><tr><th class=l>label</th><th class=l>metric</th><th>n</th><th>undefined</th><th>mean</th><th>95% CI</th><th>median</th><th>Q1</th><th>Q3</th><th>min</th><th>max</th></tr>");
+    for (label, per_metric) in summary {
+        for (m, s) in per_metric {
+            let _ = write!(
+                h,
+                "<tr><td class=l>{label}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>[{}, {}]</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                m.name(),
+                s.n,
+                s.undefined,
+                fmt(s.mean),
+                fmt(s.mean_ci.0),
+                fmt(s.mean_ci.1),
+                fmt(s.median),
+                fmt(s.q1),
+                fmt(s.q3),
+                fmt(s.min),
+                fmt(s.max)
+            );
+        }
+    }
+    h.push_str("</table>");
+
+    h.push_str("<h2>Distributions</h2><div class=plots>");
+    for metric in PLOTTED {
+        h.push_str(&box_strip_svg(metric, results, summary));
+    }
+    h.push_str("</div>");
+
+    // Per-case table of the plotted metrics.
+    h.push_str("<h2>Cases</h2><table><tr><th class=l>case</th><th>label</th>");
+    for m in PLOTTED {
+        let _ = write!(h, "<th>{}</th>", m.name());
+    }
+    h.push_str("</tr>");
+    for r in results {
+        if let Some(e) = &r.error {
+            let _ = write!(
+                h,
+                "<tr><td class=l>{}</td><td class='l fail' colspan={}>{}</td></tr>",
+                escape(&r.name),
+                PLOTTED.len() + 1,
+                escape(e)
+            );
+            continue;
+        }
+        for (label, metrics) in &r.labels {
+            let _ = write!(
+                h,
+                "<tr><td class=l>{}</td><td>{label}</td>",
+                escape(&r.name)
+            );
+            for m in PLOTTED {
+                let v = metrics
+                    .iter()
+                    .find(|(x, _)| *x == m)
+                    .map_or(f64::NAN, |p| p.1);
+                let _ = write!(h, "<td>{}</td>", fmt(v));
+            }
+            h.push_str("</tr>");
+        }
+    }
+    h.push_str("</table></body></html>\n");
+    h
+}
+
+/// One metric: a box (quartiles, median, whiskers to the extreme finite values) and the cases
+/// as dots, one column per label.
+fn box_strip_svg(metric: Metric, results: &[CaseResult], summary: &LabelSummary) -> String {
+    let labels: Vec<u8> = summary.iter().map(|(l, _)| *l).collect();
+    let columns: Vec<Vec<f64>> = labels
+        .iter()
+        .map(|&label| {
+            results
+                .iter()
+                .flat_map(|r| r.labels.iter().filter(|(l, _)| *l == label))
+                .filter_map(|(_, metrics)| metrics.iter().find(|(m, _)| *m == metric))
+                .map(|(_, v)| *v)
+                .filter(|v| v.is_finite())
+                .collect()
+        })
+        .collect();
+    let all: Vec<f64> = columns.iter().flatten().copied().collect();
+    let (w, hgt) = (120.0 + 90.0 * labels.len().max(1) as f64, 300.0);
+    let (left, right, top, bottom) = (60.0, 10.0, 30.0, 40.0);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{hgt}' font-size='12'>\
+         <text x='{}' y='18' text-anchor='middle' font-weight='bold'>{}</text>",
+        w / 2.0,
+        metric.name()
+    );
+    if all.is_empty() {
+        let _ = write!(
+            s,
+            "<text x='{}' y='{}' text-anchor='middle' fill='#888'>no finite values</text></svg>",
+            w / 2.0,
+            hgt / 2.0
+        );
+        return s;
+    }
+    let (mut lo, mut hi) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if matches!(
+        metric,
+        Metric::Dice | Metric::Nsd | Metric::Iou | Metric::BoundaryIou
+    ) {
+        (lo, hi) = (0.0, 1.0);
+    } else {
+        lo = lo.min(0.0);
+    }
+    if hi <= lo {
+        hi = lo + 1.0;
+    }
+    let plot_h = hgt - top - bottom;
+    let y = |v: f64| top + plot_h * (1.0 - (v - lo) / (hi - lo));
+    // Axis with five ticks.
+    for t in 0..=4 {
+        let v = lo + (hi - lo) * f64::from(t) / 4.0;
+        let yy = y(v);
+        let _ = write!(
+            s,
+            "<line x1='{left}' x2='{}' y1='{yy:.1}' y2='{yy:.1}' stroke='#eee'/>\
+             <text x='{}' y='{:.1}' text-anchor='end'>{}</text>",
+            w - right,
+            left - 5.0,
+            yy + 4.0,
+            tick(v)
+        );
+    }
+    let col_w = (w - left - right) / labels.len().max(1) as f64;
+    for (c, (label, values)) in labels.iter().zip(&columns).enumerate() {
+        let cx = left + col_w * (c as f64 + 0.5);
+        let color = PALETTE[c % PALETTE.len()];
+        let _ = write!(
+            s,
+            "<text x='{cx:.1}' y='{}' text-anchor='middle'>label {label} (n={})</text>",
+            hgt - 15.0,
+            values.len()
+        );
+        if values.is_empty() {
+            continue;
+        }
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            let h = (sorted.len() - 1) as f64 * p;
+            let i = h.floor() as usize;
+            let f = h - i as f64;
+            if i + 1 < sorted.len() {
+                sorted[i] + (sorted[i + 1] - sorted[i]) * f
+            } else {
+                sorted[i]
+            }
+        };
+        let (q1, med, q3) = (q(0.25), q(0.5), q(0.75));
+        let bw = (col_w * 0.45).min(50.0);
+        let _ = write!(
+            s,
+            "<line x1='{cx:.1}' x2='{cx:.1}' y1='{:.1}' y2='{:.1}' stroke='{color}'/>\
+             <rect x='{:.1}' y='{:.1}' width='{bw:.1}' height='{:.1}' fill='{color}' fill-opacity='0.15' stroke='{color}'/>\
+             <line x1='{:.1}' x2='{:.1}' y1='{:.1}' y2='{:.1}' stroke='{color}' stroke-width='2'/>",
+            y(sorted[0]),
+            y(sorted[sorted.len() - 1]),
+            cx - bw / 2.0,
+            y(q3),
+            (y(q1) - y(q3)).max(0.5),
+            cx - bw / 2.0,
+            cx + bw / 2.0,
+            y(med),
+            y(med)
+        );
+        // Dots, spread sideways deterministically so that equal values stay visible.
+        for (i, v) in values.iter().enumerate() {
+            let jitter = ((i as f64 * 0.618_033_988_75).fract() - 0.5) * bw * 0.9;
+            let _ = write!(
+                s,
+                "<circle cx='{:.1}' cy='{:.1}' r='2.5' fill='{color}' fill-opacity='0.7'/>",
+                cx + jitter,
+                y(*v)
+            );
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn tick(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v.is_nan() {
+        "—".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "∞" } else { "−∞" }.into()
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
