@@ -111,10 +111,14 @@
 //! SimpleITK's `GetArrayFromImage` gives — since surface-distance's surface-element table is not
 //! symmetric under a change of axis order.
 
+pub mod classification;
+pub mod detection;
 pub mod edt;
 mod grid;
 mod metrics;
+pub mod normal;
 mod options;
+mod rng;
 mod stats;
 mod surface;
 mod surfel_table;
@@ -139,4 +143,8 @@ pub enum EvalError {
     /// An option or parameter is out of range.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// The data cannot give the metric: empty, mismatched lengths, non-finite scores, a class
+    /// missing, and so on; the message says which.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }
