@@ -83,9 +83,20 @@ fn wilson(successes: u64, trials: u64, level: f64) -> (f64, f64) {
     let denominator = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half = z / denominator * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    // Exact arithmetic keeps the bounds in [0, 1]; rounding can step a few ulps outside at
-    // p = 0 or 1.
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    // At p̂ = 0 the lower bound is exactly 0 (centre and half-width are both z²/2n over the
+    // denominator), and at p̂ = 1 the upper bound exactly 1; rounding would leave ~1e-17
+    // there. Elsewhere exact arithmetic keeps the bounds inside [0, 1]; clamp the rounding.
+    let lower = if successes == 0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let upper = if successes == trials {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
+    (lower, upper)
 }
 
 /// The Wilson score interval (E. B. Wilson, JASA 1927) of `successes` out of `trials` at
