@@ -387,7 +387,7 @@ fn froc_inputs_are_checked() {
         detections: vec![],
         lesions: 0,
     };
-    input_error(froc(&[nothing.clone()]), "no reference lesions");
+    input_error(froc(std::slice::from_ref(&nothing)), "no reference lesions");
     let twice = ScanMatches {
         detections: vec![
             MatchedDetection {
