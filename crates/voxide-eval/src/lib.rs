@@ -1,16 +1,21 @@
 //! # voxide-eval
 //!
-//! Evaluation of medical AI. This first part: **segmentation metrics** comparing a predicted
-//! mask with a reference mask, binary ([`evaluate`], [`evaluate_arrays`]) or per label with a
-//! mean over labels ([`evaluate_labels`]), 2D (a one-slice image) and 3D, in millimetres on
-//! anisotropic grids:
+//! Evaluation of medical AI, in three parts:
 //!
-//! - overlap: Dice, IoU (Jaccard), sensitivity, specificity, precision, volume similarity;
-//! - volume: reference and predicted volume, absolute and relative volume difference;
-//! - surface distance: Hausdorff distance, percentile Hausdorff distance (HD95 or any
-//!   percentile), ASSD, MASD and the two directed mean distances, normalised surface Dice at a
-//!   tolerance (NSD), boundary IoU;
-//! - centre-of-mass distance.
+//! - **segmentation metrics** comparing a predicted mask with a reference mask, binary
+//!   ([`evaluate`], [`evaluate_arrays`]) or per label with a mean over labels
+//!   ([`evaluate_labels`]), 2D (a one-slice image) and 3D, in millimetres on anisotropic grids:
+//!   overlap (Dice, IoU, sensitivity, specificity, precision, volume similarity); volume
+//!   (reference and predicted volume, absolute and relative volume difference); surface
+//!   distance (Hausdorff, percentile Hausdorff such as HD95, ASSD, MASD and the two directed
+//!   means, normalised surface Dice at a tolerance, boundary IoU); centre-of-mass distance;
+//! - **classification metrics** ([`classification`]): ROC curve and AUC, DeLong variance,
+//!   interval and test of two correlated AUCs, bootstrap interval, operating-point metrics
+//!   with Wilson intervals, Youden threshold, calibration (reliability curve, ECE, Brier),
+//!   multi-class confusion matrix, Cohen's kappa;
+//! - **detection metrics** ([`detection`]): lesion-wise matching by centre distance or by the
+//!   overlap of connected components, FROC curve over scans, LUNA16's competition performance
+//!   metric, bootstrap over scans.
 //!
 //! This crate is pure: it takes [`voxide_core::Image`]s (or plain `ndarray` views) and returns
 //! numbers. Reading masks from files is the caller's job (`voxide-io`, `voxide-dicom`).
@@ -111,10 +116,86 @@
 //! SimpleITK's `GetArrayFromImage` gives — since surface-distance's surface-element table is not
 //! symmetric under a change of axis order.
 
+//!
+//! ## Classification
+//!
+//! Binary inputs are `labels: &[bool]` (true = positive, e.g. diseased) and `scores: &[f64]`
+//! (higher = more likely positive), one per case. Every function checks them and returns
+//! [`EvalError::InvalidInput`] for empty or unequal inputs, a non-finite score, or a missing
+//! class where the metric needs both; [`EvalError::InvalidOption`] for a confidence level
+//! outside (0, 1), zero bins, fewer than 2 bootstrap replicates. Nothing panics.
+//!
+//! ```
+//! use voxide_eval::classification::{auc_ci_delong, roc_curve, youden_threshold};
+//! let labels = [true, true, false, true, false, false];
+//! let scores = [0.9, 0.7, 0.6, 0.6, 0.2, 0.1];
+//! let roc = roc_curve(&labels, &scores)?;
+//! assert_eq!(roc.thresholds, [f64::INFINITY, 0.9, 0.7, 0.6, 0.2, 0.1]);
+//! assert_eq!(roc.auc(), 8.5 / 9.0); // the tie at 0.6 counts 1/2
+//! let ci = auc_ci_delong(&labels, &scores, 0.95)?;
+//! assert!(ci.lower < ci.auc && ci.upper == 1.0); // clipped to [0, 1]
+//! assert_eq!(youden_threshold(&labels, &scores)?.threshold, 0.7);
+//! # Ok::<(), voxide_eval::EvalError>(())
+//! ```
+//!
+//! | metric | convention | reference it is checked against |
+//! |---|---|---|
+//! | [`roc_curve`](classification::roc_curve) | every distinct threshold, descending, the first +∞; positive = score `≥` threshold | scikit-learn `roc_curve(drop_intermediate=False)` |
+//! | [`auc`](classification::auc) | Mann–Whitney, ties ½ (exact integer sum, one division) | scikit-learn `roc_auc_score` |
+//! | [`auc_ci_delong`](classification::auc_ci_delong), [`delong_variance`](classification::delong_variance) | DeLong et al. 1988 variance (sample variances, n − 1), computed by Sun & Xu's midranks; interval AUC ± z·√var clipped to [0, 1] (pROC `ci.auc(method="delong")`); needs ≥ 2 cases per class | DeLong 1988's O(m·n) formulas |
+//! | [`delong_test`](classification::delong_test) | paired, z = ΔAUC/√(var₁ + var₂ − 2cov), two-sided p (pROC `roc.test`) | DeLong 1988's O(m·n) formulas |
+//! | [`auc_ci_bootstrap`](classification::auc_ci_bootstrap) | 2000 replicates, stratified by class (pROC's default), percentile interval with R's type-7 quantile; seeded SplitMix64, one stream per replicate, so the result does not depend on the number of threads | deterministic across thread counts; close to DeLong on 300 cases |
+//! | [`confusion_at`](classification::confusion_at), [`threshold_metrics`](classification::threshold_metrics) | sensitivity, specificity, PPV, NPV, accuracy with Wilson score intervals (no continuity correction); F1 without interval; 0/0 is NaN | SciPy `binomtest(...).proportion_ci(method="wilson")` and the closed form |
+//! | [`youden_threshold`](classification::youden_threshold) | max J = sens + spec − 1 over the ROC thresholds, compared exactly in integers; ties go to the highest threshold (highest specificity); +∞ when no threshold has J > 0 | brute force (property test) |
+//! | [`reliability_curve`](classification::reliability_curve), [`expected_calibration_error`](classification::expected_calibration_error) | uniform or quantile bins as scikit-learn's `calibration_curve` (bins `(e_b, e_{b+1}]`, the first closed); ECE = Σ n_b/N·\|fraction positive − mean predicted\| over non-empty bins of the positive-class probability | scikit-learn `calibration_curve` (both strategies) |
+//! | [`brier_score`](classification::brier_score) | mean of (p − y)² | scikit-learn `brier_score_loss` |
+//! | [`confusion_matrix`](classification::confusion_matrix) | rows reference, columns prediction, classes sorted (any `Ord` type) | scikit-learn `confusion_matrix` |
+//! | [`cohen_kappa`](classification::cohen_kappa) | unweighted, linear, quadratic; weights from class *positions* in sorted order; a single class is an error (0/0) | scikit-learn `cohen_kappa_score` |
+//!
+//! The normal CDF and quantile ([`normal`]) come from `libm`'s `erfc` and Acklam's
+//! approximation refined by a Halley step (relative error ~1e-15). pROC's published `aSAH`
+//! example (AUC 0.7314 for s100b) is not among the tests: its data ship only inside the
+//! GPL-licensed pROC package.
+//!
+//! ## Detection
+//!
+//! A scan's detections are matched to its reference lesions, then the FROC curve is computed
+//! over all scans:
+//!
+//! - [`match_points`](detection::match_points): point detections (position in mm, score)
+//!   against lesion centres, within a fixed radius or each lesion's own radius (distance `≤`
+//!   radius; LUNA16's script uses `<`, which differs only on the boundary);
+//! - [`match_masks`](detection::match_masks) / [`match_components`](detection::match_components):
+//!   connected components ([`connected_components`](detection::connected_components), 6- or
+//!   26-connectivity, numbered as `scipy.ndimage.label` numbers them) matched by IoU `≥ t`; a
+//!   predicted component's score is the maximum of a probability map over it;
+//! - matching is greedy by descending score (ties in input order): each detection takes the
+//!   best free lesion (closest, or highest IoU); each lesion is matched at most once. A further
+//!   hit on a taken lesion is a false positive or ignored ([`Duplicates`](detection::Duplicates);
+//!   LUNA16 ignores them), hits on lesions marked `ignore` are ignored (LUNA16's excluded
+//!   findings). LUNA16 credits a candidate within reach of two nodules to both; greedy matching
+//!   credits one, a difference only for overlapping lesions.
+//! - [`froc`](detection::froc): sensitivity over all lesions of all scans against false
+//!   positives per scan (averaged over every scan), one point per distinct score, from +∞;
+//! - [`FrocCurve::cpm`](detection::FrocCurve::cpm): the mean sensitivity at 1/8, 1/4, 1/2, 1,
+//!   2, 4, 8 false positives per scan, each read off the FROC curve by linear interpolation
+//!   exactly as `numpy.interp` does in LUNA16's evaluation script (on a vertical step the
+//!   highest sensitivity; beyond the last point the final sensitivity);
+//! - [`cpm_bootstrap`](detection::cpm_bootstrap): percentile interval over scans resampled with
+//!   replacement (as LUNA16's bootstrap), replicates without lesions skipped and counted.
+//!
+//! The FROC and CPM are checked against a restatement of LUNA16's `noduleCADEvaluation`
+//! (matching, `computeFROC`, `numpy.interp` at the seven rates and on its 10 001-point grid),
+//! the components against `scipy.ndimage.label`.
+
+pub mod classification;
+pub mod detection;
 pub mod edt;
 mod grid;
 mod metrics;
+pub mod normal;
 mod options;
+mod rng;
 mod stats;
 pub mod summary;
 mod surface;
@@ -141,4 +222,8 @@ pub enum EvalError {
     /// An option or parameter is out of range.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// The data cannot give the metric: empty, mismatched lengths, non-finite scores, a class
+    /// missing, and so on; the message says which.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }

@@ -6,6 +6,8 @@
 //! infinite value makes the mean, the standard deviation and the interval infinite (or NaN),
 //! which is what it should do to a mean; the median and quartiles stay meaningful.
 
+use crate::rng::SplitMix64;
+
 /// Statistics of one metric over cases.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -45,29 +47,6 @@ impl Default for Bootstrap {
             seed: 0x5eed_2026,
             level: 0.95,
         }
-    }
-}
-
-/// SplitMix64: small, fast, and good enough to draw bootstrap indices reproducibly.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; the bias for the n of a cohort is < 2⁻⁴⁰).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 }
 
@@ -122,9 +101,11 @@ pub fn summarize(values: &[f64], bootstrap: &Bootstrap) -> Summary {
     let mean_ci = if n < 2 || bootstrap.replicates == 0 {
         (f64::NAN, f64::NAN)
     } else {
-        let mut rng = SplitMix64::new(bootstrap.seed);
         let mut means: Vec<f64> = (0..bootstrap.replicates)
-            .map(|_| (0..n).map(|_| defined[rng.below(n)]).sum::<f64>() / n as f64)
+            .map(|r| {
+                let mut rng = SplitMix64::for_replicate(bootstrap.seed, r as u64);
+                (0..n).map(|_| defined[rng.below(n)]).sum::<f64>() / n as f64
+            })
             .collect();
         means.sort_by(f64::total_cmp);
         let tail = (1.0 - bootstrap.level) / 2.0 * 100.0;
