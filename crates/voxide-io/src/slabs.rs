@@ -164,9 +164,20 @@ impl SlabReader {
                 let per_slice = nx * ny;
                 let slices = (voxels / per_slice.max(1)).clamp(1, nz - self.next_z);
                 let bytes = slices * per_slice * raw.size();
-                buf.resize(bytes, 0);
                 let z0 = self.next_z;
-                if let Err(e) = reader.read_exact(buf) {
+                // Grow the buffer with the data actually read, so that a header announcing a
+                // huge slice over a short file fails instead of allocating the slice.
+                buf.clear();
+                buf.reserve(bytes.min(1 << 26));
+                let read = (&mut *reader).take(bytes as u64).read_to_end(buf);
+                let read = read.and_then(|n| {
+                    if n < bytes {
+                        Err(std::io::Error::from(ErrorKind::UnexpectedEof))
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = read {
                     let what = format!(
                         "{nx}x{ny}x{nz} {} voxels; reading slices {z0}..{}",
                         raw.name(),
@@ -175,8 +186,10 @@ impl SlabReader {
                     return Err(match e.kind() {
                         ErrorKind::UnexpectedEof => IoError::truncated(
                             what,
-                            (nx * ny * nz * raw.size()) as u64,
-                            (z0 * per_slice * raw.size()) as u64,
+                            (per_slice as u64)
+                                .saturating_mul(nz as u64)
+                                .saturating_mul(raw.size() as u64),
+                            ((z0 * per_slice * raw.size()) as u64).saturating_add(buf.len() as u64),
                         ),
                         _ if *gzip => IoError::malformed(format!(
                             "corrupt gzip data ({e}) at {what}; the file is damaged, copy or export it again"
