@@ -246,3 +246,225 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// A DeLong test between two models: their names and `(z, p)`, `None` when undefined.
+pub type PairedTest = (String, String, Option<(f64, f64)>);
+
+/// The `voxide eval cls` report: ROC curves with their bootstrap bands, calibration curves, and
+/// the tables of AUCs, operating points and DeLong tests.
+pub fn cls_html(
+    settings: &str,
+    models: &[crate::eval_cls_cmd::ModelResult],
+    tests: &[PairedTest],
+) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>voxide eval cls</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+         table{{border-collapse:collapse;font-size:13px;margin:1em 0}}\
+         td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#f3f3f3}}\
+         td.l,th.l{{text-align:left}}.plots{{display:flex;flex-wrap:wrap;gap:2em}}</style></head><body>\
+         <h1>Classification evaluation</h1><p>{}</p><div class=plots>",
+        escape(settings)
+    );
+    h.push_str(&unit_square_svg(
+        "ROC (shaded: 95 % bootstrap band of the sensitivity)",
+        "1 − specificity",
+        "sensitivity",
+        |s, x, y| {
+            for (m, r) in models.iter().enumerate() {
+                let color = PALETTE[m % PALETTE.len()];
+                // Band: upper edge left to right, lower edge back.
+                let mut pts: Vec<String> = r
+                    .band_fpr
+                    .iter()
+                    .zip(&r.band)
+                    .map(|(f, b)| format!("{:.1},{:.1}", x(*f), y(b.1)))
+                    .collect();
+                pts.extend(
+                    r.band_fpr
+                        .iter()
+                        .zip(&r.band)
+                        .rev()
+                        .map(|(f, b)| format!("{:.1},{:.1}", x(*f), y(b.0))),
+                );
+                let _ = write!(
+                    s,
+                    "<polygon points='{}' fill='{color}' fill-opacity='0.12' stroke='none'/>",
+                    pts.join(" ")
+                );
+                let line: Vec<String> = r
+                    .roc
+                    .fpr
+                    .iter()
+                    .zip(&r.roc.tpr)
+                    .map(|(f, t)| format!("{:.1},{:.1}", x(*f), y(*t)))
+                    .collect();
+                let _ = write!(
+                    s,
+                    "<polyline points='{}' fill='none' stroke='{color}' stroke-width='2'/>",
+                    line.join(" ")
+                );
+                let _ = write!(
+                    s,
+                    "<text x='{:.1}' y='{:.1}' fill='{color}'>{} AUC {:.3}</text>",
+                    x(0.45),
+                    y(0.05 + 0.07 * m as f64),
+                    escape(&r.name),
+                    r.auc
+                );
+            }
+        },
+    ));
+    if models.iter().any(|r| r.calibration.is_some()) {
+        h.push_str(&unit_square_svg(
+            "Calibration (reliability curve)",
+            "mean predicted probability",
+            "fraction positive",
+            |s, x, y| {
+                for (m, r) in models.iter().enumerate() {
+                    let Some((curve, ece, brier)) = &r.calibration else {
+                        continue;
+                    };
+                    let color = PALETTE[m % PALETTE.len()];
+                    let pts: Vec<(f64, f64)> = curve
+                        .bins
+                        .iter()
+                        .filter(|b| b.count > 0)
+                        .map(|b| (b.mean_predicted, b.fraction_positive))
+                        .collect();
+                    let line: Vec<String> = pts
+                        .iter()
+                        .map(|(a, b)| format!("{:.1},{:.1}", x(*a), y(*b)))
+                        .collect();
+                    let _ = write!(
+                        s,
+                        "<polyline points='{}' fill='none' stroke='{color}' stroke-width='2'/>",
+                        line.join(" ")
+                    );
+                    for (a, b) in &pts {
+                        let _ = write!(
+                            s,
+                            "<circle cx='{:.1}' cy='{:.1}' r='3' fill='{color}'/>",
+                            x(*a),
+                            y(*b)
+                        );
+                    }
+                    let _ = write!(
+                        s,
+                        "<text x='{:.1}' y='{:.1}' fill='{color}'>{} ECE {:.3}, Brier {:.3}</text>",
+                        x(0.35),
+                        y(0.05 + 0.07 * m as f64),
+                        escape(&r.name),
+                        ece,
+                        brier
+                    );
+                }
+            },
+        ));
+    }
+    h.push_str("</div><h2>Discrimination</h2><table><tr><th class=l>model</th><th>AUC</th><th>DeLong CI</th><th>bootstrap CI</th><th>Youden threshold</th><th>sensitivity</th><th>specificity</th></tr>");
+    for r in models {
+        let y = &r.youden.1;
+        let _ = write!(
+            h,
+            "<tr><td class=l>{}</td><td>{:.4}</td><td>{:.4}–{:.4}</td><td>{:.4}–{:.4}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.name), r.auc, r.delong.0, r.delong.1, r.bootstrap.0, r.bootstrap.1,
+            fmt(r.youden.0), prop(&y.sensitivity), prop(&y.specificity)
+        );
+    }
+    h.push_str("</table><h2>At the chosen threshold</h2><table><tr><th class=l>model</th><th>TP</th><th>FP</th><th>TN</th><th>FN</th><th>sensitivity</th><th>specificity</th><th>PPV</th><th>NPV</th><th>accuracy</th><th>F1</th></tr>");
+    for r in models {
+        let m = &r.at_threshold;
+        let _ = write!(
+            h,
+            "<tr><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.name), m.counts.true_positives, m.counts.false_positives, m.counts.true_negatives,
+            m.counts.false_negatives, prop(&m.sensitivity), prop(&m.specificity), prop(&m.ppv),
+            prop(&m.npv), prop(&m.accuracy), fmt(m.f1)
+        );
+    }
+    h.push_str("</table><p>Intervals of proportions: Wilson score.</p>");
+    if !tests.is_empty() {
+        h.push_str("<h2>DeLong tests (paired)</h2><table><tr><th class=l>models</th><th>z</th><th>p</th></tr>");
+        for (a, b, t) in tests {
+            match t {
+                Some((z, p)) => {
+                    let _ = write!(
+                        h,
+                        "<tr><td class=l>{} vs {}</td><td>{:.3}</td><td>{:.4}</td></tr>",
+                        escape(a),
+                        escape(b),
+                        z,
+                        p
+                    );
+                }
+                None => {
+                    let _ = write!(h, "<tr><td class=l>{} vs {}</td><td colspan=2>undefined (identical rankings)</td></tr>", escape(a), escape(b));
+                }
+            }
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn prop(p: &voxide_eval::classification::Proportion) -> String {
+    format!("{} ({}–{})", fmt(p.estimate), fmt(p.lower), fmt(p.upper))
+}
+
+/// A square plot of [0, 1] × [0, 1] with a diagonal; `draw` adds the content given the
+/// coordinate maps.
+fn unit_square_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    draw: impl FnOnce(&mut String, &dyn Fn(f64) -> f64, &dyn Fn(f64) -> f64),
+) -> String {
+    let (size, left, top) = (360.0, 50.0, 30.0);
+    let x = move |v: f64| left + v * size;
+    let y = move |v: f64| top + (1.0 - v) * size;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{}' height='{}' font-size='12'>\
+         <text x='{}' y='18' text-anchor='middle' font-weight='bold'>{}</text>\
+         <rect x='{left}' y='{top}' width='{size}' height='{size}' fill='none' stroke='#999'/>\
+         <line x1='{}' y1='{}' x2='{}' y2='{}' stroke='#bbb' stroke-dasharray='4 3'/>",
+        size + left + 20.0,
+        size + top + 45.0,
+        left + size / 2.0,
+        escape(title),
+        x(0.0),
+        y(0.0),
+        x(1.0),
+        y(1.0)
+    );
+    for t in 0..=4 {
+        let v = f64::from(t) / 4.0;
+        let _ = write!(
+            s,
+            "<text x='{:.1}' y='{:.1}' text-anchor='middle'>{v}</text><text x='{:.1}' y='{:.1}' text-anchor='end'>{v}</text>",
+            x(v),
+            top + size + 15.0,
+            left - 5.0,
+            y(v) + 4.0
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x='{}' y='{}' text-anchor='middle'>{}</text>\
+         <text x='12' y='{}' text-anchor='middle' transform='rotate(-90 12 {})'>{}</text>",
+        left + size / 2.0,
+        top + size + 35.0,
+        escape(x_label),
+        top + size / 2.0,
+        top + size / 2.0,
+        escape(y_label)
+    );
+    draw(&mut s, &x, &y);
+    s.push_str("</svg>");
+    s
+}

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use voxide_core::{AnyImage, Image, LabelMap};
 use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
+mod eval_cls_cmd;
 mod eval_cmd;
 mod eval_report;
 mod net_cmd;
@@ -195,6 +196,9 @@ enum EvalCommand {
     /// Segmentation metrics (Dice, IoU, HD, HD95, ASSD, MASD, NSD, boundary IoU, volumes, ...)
     /// of predicted masks against reference masks, per case and label, with a summary.
     Seg(eval_cmd::SegArgs),
+    /// Classification metrics of score columns against binary labels (CSV): ROC/AUC with
+    /// DeLong and bootstrap intervals, DeLong tests, Wilson intervals, Youden, calibration.
+    Cls(eval_cls_cmd::ClsArgs),
 }
 
 fn main() -> ExitCode {
@@ -270,6 +274,7 @@ fn main() -> ExitCode {
             report.as_deref(),
         ),
         Command::Eval(EvalCommand::Seg(args)) => eval_cmd::seg(&args),
+        Command::Eval(EvalCommand::Cls(args)) => eval_cls_cmd::cls(&args),
         Command::Convert {
             input,
             output,

@@ -158,3 +158,111 @@ pub fn auc_ci_bootstrap(
         options.level,
     )
 }
+
+/// A pointwise bootstrap band of the ROC curve: at each false positive rate of `fpr_grid`, the
+/// percentile interval of the sensitivity over stratified resamples (pROC's `ci.se` at fixed
+/// specificities, the band its `plot(ci.se(...))` shades). The sensitivity of a resample at a
+/// false positive rate `f` is the highest true positive rate of its ROC curve with FPR ≤ `f`
+/// (the step ROC curve read from above).
+///
+/// Returns one `(lower, upper)` per grid point, in grid order.
+pub fn roc_sensitivity_band(
+    labels: &[bool],
+    scores: &[f64],
+    fpr_grid: &[f64],
+    options: &BootstrapOptions,
+) -> Result<Vec<(f64, f64)>, EvalError> {
+    check_binary(labels, scores)?;
+    options.validate()?;
+    if let Some(f) = fpr_grid.iter().find(|f| !(0.0..=1.0).contains(*f)) {
+        return Err(EvalError::InvalidOption(format!(
+            "false positive rates of the band must lie in [0, 1], got {f}"
+        )));
+    }
+    let pos: Vec<usize> = (0..labels.len()).filter(|&i| labels[i]).collect();
+    let neg: Vec<usize> = (0..labels.len()).filter(|&i| !labels[i]).collect();
+    let replicates: Vec<Vec<f64>> = (0..options.replicates)
+        .into_par_iter()
+        .map(|r| {
+            let mut rng = SplitMix64::for_replicate(options.seed, r as u64);
+            let mut l = Vec::with_capacity(labels.len());
+            let mut s = Vec::with_capacity(labels.len());
+            for (class, truth) in [(&pos, true), (&neg, false)] {
+                for _ in 0..class.len() {
+                    l.push(truth);
+                    s.push(scores[class[rng.below(class.len())]]);
+                }
+            }
+            // Both classes are present by construction (stratified), so this cannot fail.
+            let Ok(roc) = super::roc_curve(&l, &s) else {
+                return vec![f64::NAN; fpr_grid.len()];
+            };
+            fpr_grid
+                .iter()
+                .map(|&f| {
+                    roc.fpr
+                        .iter()
+                        .zip(&roc.tpr)
+                        .filter(|(x, _)| **x <= f)
+                        .map(|(_, t)| *t)
+                        .fold(0.0, f64::max)
+                })
+                .collect()
+        })
+        .collect();
+    let alpha = (1.0 - options.level) / 2.0;
+    Ok((0..fpr_grid.len())
+        .map(|g| {
+            let mut v: Vec<f64> = replicates.iter().map(|r| r[g]).collect();
+            v.sort_by(f64::total_cmp);
+            (
+                percentile_linear(&v, 100.0 * alpha),
+                percentile_linear(&v, 100.0 * (1.0 - alpha)),
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod band_tests {
+    use super::*;
+
+    #[test]
+    fn band_brackets_the_curve_and_narrows_with_more_cases() {
+        // Scores with a known separation: positives shifted up by one unit.
+        let make = |n: usize| {
+            let mut labels = Vec::new();
+            let mut scores = Vec::new();
+            for i in 0..n {
+                let u = (i as f64 + 0.5) / n as f64;
+                labels.push(i % 2 == 0);
+                scores.push(u * 3.0 + if i % 2 == 0 { 1.0 } else { 0.0 });
+            }
+            (labels, scores)
+        };
+        let grid = [0.0, 0.1, 0.25, 0.5, 1.0];
+        let opts = BootstrapOptions::default();
+        let (l, s) = make(200);
+        let roc = super::super::roc_curve(&l, &s).unwrap();
+        let band = roc_sensitivity_band(&l, &s, &grid, &opts).unwrap();
+        for (&f, &(lo, hi)) in grid.iter().zip(&band) {
+            let tpr = roc
+                .fpr
+                .iter()
+                .zip(&roc.tpr)
+                .filter(|(x, _)| **x <= f)
+                .map(|(_, t)| *t)
+                .fold(0.0, f64::max);
+            assert!(
+                lo <= tpr + 1e-12 && tpr <= hi + 1e-12,
+                "{f}: {lo} {tpr} {hi}"
+            );
+        }
+        assert_eq!(band[4], (1.0, 1.0));
+        let (l2, s2) = make(2000);
+        let wide = band[2].1 - band[2].0;
+        let narrow = roc_sensitivity_band(&l2, &s2, &grid, &opts).unwrap()[2];
+        assert!(narrow.1 - narrow.0 < wide, "{wide} vs {:?}", narrow);
+        assert!(roc_sensitivity_band(&l, &s, &[1.5], &opts).is_err());
+    }
+}

@@ -14,7 +14,7 @@ pub use agreement::{
     cohen_kappa, cohen_kappa_from_matrix, confusion_matrix, ConfusionMatrix, KappaWeights,
 };
 pub(crate) use bootstrap::percentile_interval;
-pub use bootstrap::{auc_ci_bootstrap, BootstrapInterval, BootstrapOptions};
+pub use bootstrap::{auc_ci_bootstrap, roc_sensitivity_band, BootstrapInterval, BootstrapOptions};
 pub use calibration::{
     brier_score, expected_calibration_error, reliability_curve, Binning, ReliabilityBin,
     ReliabilityCurve,
