@@ -468,3 +468,102 @@ fn unit_square_svg(
     s.push_str("</svg>");
     s
 }
+
+/// The `voxide eval det` report: the FROC curve on LUNA16's logarithmic axis of false positives
+/// per scan, with the seven CPM operating points marked.
+pub fn det_html(
+    settings: &str,
+    curve: &voxide_eval::detection::FrocCurve,
+    cpm: &voxide_eval::detection::Cpm,
+    ci: (f64, f64),
+) -> String {
+    let (w, hgt, left, top, pw, ph) = (560.0, 400.0, 55.0, 30.0, 470.0, 320.0);
+    let (lo, hi) = (0.125f64.log2() - 0.5, 8f64.log2() + 0.5);
+    let x = |fp: f64| left + pw * ((fp.max(1e-3).log2() - lo) / (hi - lo)).clamp(0.0, 1.0);
+    let y = |s: f64| top + ph * (1.0 - s);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{hgt}' font-size='12'>\
+         <text x='{}' y='18' text-anchor='middle' font-weight='bold'>FROC</text>\
+         <rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#999'/>",
+        left + pw / 2.0
+    );
+    for f in voxide_eval::detection::CPM_FP_RATES {
+        let _ = write!(
+            s,
+            "<line x1='{0:.1}' x2='{0:.1}' y1='{top}' y2='{1}' stroke='#eee'/><text x='{0:.1}' y='{2}' text-anchor='middle'>{f}</text>",
+            x(f),
+            top + ph,
+            top + ph + 15.0
+        );
+    }
+    for t in 0..=4 {
+        let v = f64::from(t) / 4.0;
+        let _ = write!(
+            s,
+            "<text x='{}' y='{:.1}' text-anchor='end'>{v}</text>",
+            left - 5.0,
+            y(v) + 4.0
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x='{}' y='{}' text-anchor='middle'>false positives per scan</text>\
+         <text x='12' y='{1}' text-anchor='middle' transform='rotate(-90 12 {1})'>sensitivity</text>",
+        left + pw / 2.0,
+        top + ph / 2.0
+    );
+    let _ = write!(
+        s,
+        "<text x='{}' y='{}' text-anchor='end'>",
+        left + pw - 5.0,
+        top + ph + 35.0
+    );
+    let _ = write!(s, "</text>");
+    let pts: Vec<String> = curve
+        .fp_per_scan
+        .iter()
+        .zip(&curve.sensitivity)
+        .map(|(f, v)| format!("{:.1},{:.1}", x(*f), y(*v)))
+        .collect();
+    let _ = write!(
+        s,
+        "<polyline points='{}' fill='none' stroke='{}' stroke-width='2'/>",
+        pts.join(" "),
+        PALETTE[0]
+    );
+    for (f, v) in cpm.fp_rates.iter().zip(cpm.sensitivities) {
+        let _ = write!(
+            s,
+            "<circle cx='{:.1}' cy='{:.1}' r='4' fill='{}'/>",
+            x(*f),
+            y(v),
+            PALETTE[1]
+        );
+    }
+    s.push_str("</svg>");
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>voxide eval det</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+         table{{border-collapse:collapse;font-size:13px;margin:1em 0}}\
+         td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}th{{background:#f3f3f3}}</style></head><body>\
+         <h1>Detection evaluation</h1><p>{}</p><p><b>CPM {:.4}</b> (95&nbsp;% bootstrap over scans {:.4}–{:.4})</p>{s}\
+         <table><tr><th>false positives per scan</th>",
+        escape(settings),
+        cpm.score,
+        ci.0,
+        ci.1
+    );
+    for f in cpm.fp_rates {
+        let _ = write!(h, "<th>{f}</th>");
+    }
+    h.push_str("</tr><tr><th>sensitivity</th>");
+    for v in cpm.sensitivities {
+        let _ = write!(h, "<td>{v:.4}</td>");
+    }
+    h.push_str("</tr></table></body></html>\n");
+    h
+}

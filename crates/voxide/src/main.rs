@@ -14,6 +14,7 @@ use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
 mod eval_cls_cmd;
 mod eval_cmd;
+mod eval_det_cmd;
 mod eval_report;
 mod net_cmd;
 mod radiomics_cmd;
@@ -199,6 +200,9 @@ enum EvalCommand {
     /// Classification metrics of score columns against binary labels (CSV): ROC/AUC with
     /// DeLong and bootstrap intervals, DeLong tests, Wilson intervals, Youden, calibration.
     Cls(eval_cls_cmd::ClsArgs),
+    /// Detection metrics of lesion detections against reference lesions (CSV, LUNA16 layout):
+    /// FROC, CPM with a bootstrap interval over scans.
+    Det(eval_det_cmd::DetArgs),
 }
 
 fn main() -> ExitCode {
@@ -275,6 +279,7 @@ fn main() -> ExitCode {
         ),
         Command::Eval(EvalCommand::Seg(args)) => eval_cmd::seg(&args),
         Command::Eval(EvalCommand::Cls(args)) => eval_cls_cmd::cls(&args),
+        Command::Eval(EvalCommand::Det(args)) => eval_det_cmd::det(&args),
         Command::Convert {
             input,
             output,
