@@ -3,9 +3,11 @@
 //! DeLong test between every two models, operating-point metrics with Wilson intervals at a
 //! fixed and at the Youden threshold, and calibration when the scores are probabilities.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
+
+use crate::eval_cmd::{number, suffixed, write_file};
 use serde_json::{json, Value};
 use voxide_eval::classification::{
     auc_ci_bootstrap, auc_ci_delong, brier_score, confusion_at, delong_test, reliability_curve,
@@ -152,7 +154,7 @@ pub fn cls(args: &ClsArgs) -> Result<()> {
         }).collect::<Vec<_>>(),
     });
     let json_path = suffixed(&args.output, ".json");
-    write(&json_path, serde_json::to_string_pretty(&out)?.as_bytes())?;
+    write_file(&json_path, serde_json::to_string_pretty(&out)?.as_bytes())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["model", "threshold", "fpr", "tpr"])?;
     for r in &results {
@@ -166,7 +168,7 @@ pub fn cls(args: &ClsArgs) -> Result<()> {
         }
     }
     let roc_path = suffixed(&args.output, "_roc.csv");
-    write(&roc_path, &w.into_inner()?)?;
+    write_file(&roc_path, &w.into_inner()?)?;
     if let Some(report) = &args.report {
         let html = crate::eval_report::cls_html(
             &format!(
@@ -188,7 +190,7 @@ pub fn cls(args: &ClsArgs) -> Result<()> {
                 })
                 .collect::<Vec<_>>(),
         );
-        write(report, html.as_bytes())?;
+        write_file(report, html.as_bytes())?;
     }
     for r in &results {
         println!(
@@ -339,27 +341,4 @@ fn model_json(r: &ModelResult) -> Value {
             })).collect::<Vec<_>>(),
         })),
     })
-}
-
-fn number(v: f64) -> Value {
-    if v.is_nan() {
-        Value::Null
-    } else if v.is_infinite() {
-        Value::String(if v > 0.0 { "inf" } else { "-inf" }.into())
-    } else {
-        json!(v)
-    }
-}
-
-fn suffixed(prefix: &Path, suffix: &str) -> PathBuf {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-fn write(path: &Path, data: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))
 }

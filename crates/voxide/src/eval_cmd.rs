@@ -138,9 +138,9 @@ pub fn seg(args: &SegArgs) -> Result<()> {
 
     let summary = summarise(&results);
     let json = json_output(args, &options, &results, &summary);
-    let json_path = with_suffix(&args.output, "json");
+    let json_path = suffixed(&args.output, ".json");
     write_file(&json_path, serde_json::to_string_pretty(&json)?.as_bytes())?;
-    let csv_path = with_suffix(&args.output, "csv");
+    let csv_path = suffixed(&args.output, ".csv");
     write_file(&csv_path, &csv_output(&results)?)?;
     if let Some(report) = &args.report {
         let html = crate::eval_report::html(args_summary(args).as_str(), &results, &summary);
@@ -474,7 +474,7 @@ fn summarise(results: &[CaseResult]) -> LabelSummary {
 
 /// JSON has no NaN or infinity: NaN (undefined) is `null`, infinities are the strings `"inf"`
 /// and `"-inf"`.
-fn number(v: f64) -> serde_json::Value {
+pub(crate) fn number(v: f64) -> serde_json::Value {
     if v.is_nan() {
         serde_json::Value::Null
     } else if v.is_infinite() {
@@ -592,14 +592,15 @@ fn args_summary(args: &SegArgs) -> String {
     )
 }
 
-fn with_suffix(prefix: &Path, ext: &str) -> PathBuf {
+/// `prefix` with `suffix` appended to its last component (`out/eval` + `.json`).
+pub(crate) fn suffixed(prefix: &Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
-    s.push(".");
-    s.push(ext);
+    s.push(suffix);
     PathBuf::from(s)
 }
 
-fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+/// Writes `data` to `path`, creating its folder.
+pub(crate) fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+use crate::eval_cmd::{suffixed, write_file};
 use serde_json::json;
 use voxide_eval::classification::BootstrapOptions;
 use voxide_eval::detection::{
@@ -235,7 +237,7 @@ pub fn det(args: &DetArgs) -> Result<()> {
         "per_scan": rows,
     });
     let json_path = suffixed(&args.output, ".json");
-    write(&json_path, serde_json::to_string_pretty(&out)?.as_bytes())?;
+    write_file(&json_path, serde_json::to_string_pretty(&out)?.as_bytes())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["threshold", "fp_per_scan", "sensitivity"])?;
     for i in 0..curve.thresholds.len() {
@@ -246,7 +248,7 @@ pub fn det(args: &DetArgs) -> Result<()> {
         ])?;
     }
     let froc_path = suffixed(&args.output, "_froc.csv");
-    write(&froc_path, &w.into_inner()?)?;
+    write_file(&froc_path, &w.into_inner()?)?;
     if let Some(report) = &args.report {
         let html = crate::eval_report::det_html(
             &format!(
@@ -259,7 +261,7 @@ pub fn det(args: &DetArgs) -> Result<()> {
             &cpm,
             (interval.lower, interval.upper),
         );
-        write(report, html.as_bytes())?;
+        write_file(report, html.as_bytes())?;
     }
     println!(
         "CPM {:.4} (95 % bootstrap {:.4}–{:.4}) over {} scans and {} lesions; sensitivity at {}",
@@ -277,17 +279,4 @@ pub fn det(args: &DetArgs) -> Result<()> {
     );
     println!("wrote {} and {}", json_path.display(), froc_path.display());
     Ok(())
-}
-
-fn suffixed(prefix: &Path, suffix: &str) -> PathBuf {
-    let mut s = prefix.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
-}
-
-fn write(path: &Path, data: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(path, data).with_context(|| format!("cannot write {}", path.display()))
 }
