@@ -365,6 +365,44 @@ fn ct_tumour_perturbations_match_medpy_and_surface_distance() {
     eprintln!("STS_001 CT: {n} values agree");
 }
 
+/// The tumour contour as the data set ships it, an RTSTRUCT, rasterised by voxide-dicom onto
+/// its CT series: the references get the same voxel masks voxide evaluates.
+#[test]
+fn rtstruct_tumours_rasterised_onto_their_ct_match() {
+    let mut n = 0;
+    for case in ["STS_001", "STS_012"] {
+        let dir = voxide_testdata::data(&format!("multimodal/ibsi-sts/{case}/CT"));
+        let scan = voxide_dicom::scan(&dir.join("image"), None).unwrap();
+        assert_eq!(scan.series.len(), 1, "{case}: one CT series");
+        let volume = voxide_dicom::assemble(&scan.series[0], &Default::default(), None).unwrap();
+        let grid = volume.image.geometry().clone();
+        let set = voxide_dicom::read_rtstruct(&dir.join("mask/RS.dcm")).unwrap();
+        let roi = set
+            .rois
+            .iter()
+            .find(|r| r.name.starts_with("GTV_Mass"))
+            .unwrap_or_else(|| panic!("{case}: no GTV_Mass ROI"));
+        let raster = voxide_dicom::rasterise(roi, &grid).unwrap();
+        let reference = raster.mask.labels().clone();
+        let voxels = reference.data().iter().filter(|&&v| v != 0).count();
+        assert!(voxels > 1000, "{case}: {voxels} voxels rasterised");
+        let o = Options::default();
+        n += check(
+            &format!("{case} RTSTRUCT dilated"),
+            &reference,
+            &morph(&reference, false),
+            &o,
+        );
+        n += check(
+            &format!("{case} RTSTRUCT shifted (0, 2, -1)"),
+            &reference,
+            &shift(&reference, [0, 2, -1]),
+            &o,
+        );
+    }
+    eprintln!("RTSTRUCT masks: {n} values agree");
+}
+
 #[test]
 fn other_tumours_and_parameters_match() {
     let o90 = Options {
