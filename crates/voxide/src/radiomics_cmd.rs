@@ -265,16 +265,7 @@ fn pyradiomics_streamed(
                 .join()
                 .map_err(|_| anyhow::anyhow!("the image reader thread panicked"))?
                 .with_context(read_image_err)?;
-            let scanned = scanned?;
-            match scanned.image_box(image.geometry(), params) {
-                Some(window) => {
-                    let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
-                    scan.push(&image)?;
-                    drop(image);
-                    Ok(pyrad::extract_scanned(scan.finish()?, scanned, params)?)
-                }
-                None => Ok(pyrad::extract_with_mask(&image, scanned, params)?),
-            }
+            Ok(pyrad::extract_with_mask(&image, scanned?, params)?)
         });
     }
     let scanned = scan_mask()?;

@@ -67,16 +67,7 @@ pub fn extract(
 ) -> Result<Vec<(String, PyValue)>, RadiomicsError> {
     let mut scan = MaskScan::new(mask.geometry(), label, params)?;
     scan.push(mask)?;
-    let mask = scan.finish()?;
-    match mask.image_box(image.geometry(), params) {
-        // The same path as a streaming caller: only the box the extraction reads is kept.
-        Some(window) => {
-            let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
-            scan.push(image)?;
-            extract_scanned(scan.finish()?, mask, params)
-        }
-        None => extract_with_mask(image, mask, params),
-    }
+    extract_with_mask(image, scan.finish()?, params)
 }
 
 /// [`extract`] on an image and mask scanned slab by slab ([`ImageScan`], [`MaskScan`]), the
@@ -89,14 +80,22 @@ pub fn extract_scanned(
     run(Input::Scanned(Box::new(image)), mask, params)
 }
 
-/// [`extract`] on a whole image and a scanned mask: for extractions that need the whole image
-/// (when [`ScannedMask::image_box`] is `None`).
+/// [`extract`] on a whole image and a scanned mask. When the extraction reads only a box of the
+/// image ([`ScannedMask::image_box`]) it takes the same path as a streaming caller, keeping
+/// only that box.
 pub fn extract_with_mask(
     image: &AnyImage,
     mask: ScannedMask,
     params: &PyRadiomicsParams,
 ) -> Result<Vec<(String, PyValue)>, RadiomicsError> {
-    run(Input::Whole(image), mask, params)
+    match mask.image_box(image.geometry(), params) {
+        Some(window) => {
+            let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
+            scan.push(image)?;
+            extract_scanned(scan.finish()?, mask, params)
+        }
+        None => run(Input::Whole(image), mask, params),
+    }
 }
 
 enum Input<'a> {
