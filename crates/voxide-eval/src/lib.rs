@@ -45,7 +45,10 @@
 //! Distances come from an exact Euclidean distance transform ([`edt`]: separable lower envelope
 //! of parabolas, linear time, anisotropic, parallel over lines) computed only on the bounding box
 //! of the two masks plus one voxel, which holds every surface point, so the cropped transform is
-//! exact, not an approximation. Two surface definitions exist in the field and both are here:
+//! exact, not an approximation. Only its first pass is run over the whole box; the distance at
+//! each surface voxel is then found by a pruned outward search on that pass
+//! ([`edt::NearestFeature`]), which falls back to the full transform when the surfaces are far
+//! apart. Two surface definitions exist in the field and both are here:
 //!
 //! - **voxel surface** (MetricsReloaded, MedPy): the mask voxels with a face neighbour outside the
 //!   mask, i.e. `mask XOR erosion(mask)` with the 6-neighbourhood (4 in 2D), the outside of the

@@ -1,13 +1,13 @@
 //! The segmentation metrics of one binary comparison, and their per-label form.
 
-use ndarray::{ArrayView3, Axis};
+use ndarray::{ArrayView3, Axis, Zip};
 use rayon::prelude::*;
 use voxide_core::Image;
 
 use crate::grid::{check_grids, check_spacing};
 use crate::options::{Convention, EmptyDistance, Options};
 use crate::stats::{numpy_sum, percentile_linear};
-use crate::surface::{surfel_distances, voxel_distances, BBox, Crop, REF};
+use crate::surface::{surfel_distances, voxel_distances, BBox, Crop, VoxelSurfaces, REF};
 use crate::EvalError;
 
 /// Every scalar metric, for tables and aggregation.
@@ -235,12 +235,8 @@ impl Select {
     /// vectorises.
     fn any(self, row: &[u8]) -> bool {
         match self {
-            Select::NonZero => row
-                .chunks(64)
-                .any(|c| c.iter().fold(0u8, |a, &b| a | b) != 0),
-            Select::Label(l) => row
-                .chunks(64)
-                .any(|c| c.iter().fold(false, |a, &b| a | (b == l))),
+            Select::NonZero => row.iter().fold(0u8, |a, &b| a | b) != 0,
+            Select::Label(l) => row.iter().fold(0u8, |a, &b| a | u8::from(b == l)) != 0,
         }
     }
 }
@@ -532,8 +528,8 @@ fn binary(
         Crop::new(
             reference,
             prediction,
-            &|v| sel.test(v),
-            &|v| sel.test(v),
+            |v| sel.test(v),
+            |v| sel.test(v),
             bbox,
             spacing,
             planar,
@@ -573,9 +569,9 @@ fn surface_metrics(
     ];
 
     // Voxel surfaces: the distances of MetricsReloaded and MedPy, and the boundary IoU of all.
-    let voxel = crop.map(voxel_distances);
-    let boundary_iou = match (&voxel, crop) {
-        (Some(v), Some(c)) => boundary_iou(c, v, options.boundary_iou_distance_mm),
+    let surfaces = crop.map(|c| (c, VoxelSurfaces::new(c)));
+    let boundary_iou = match &surfaces {
+        Some((c, s)) => boundary_iou(c, s, options.boundary_iou_distance_mm),
         _ => 1.0, // both empty: perfect agreement (the MetricsReloaded rule)
     };
     m.set(Metric::BoundaryIou, boundary_iou);
@@ -643,10 +639,10 @@ fn surface_metrics(
         m.set(Metric::Nsd, if n_ref == n_pred { 1.0 } else { 0.0 });
         return;
     }
-    let Some(v) = voxel else {
+    let Some((c, s)) = surfaces else {
         return; // unreachable: both masks are non-empty here, so there is a crop
     };
-    let (rp, pr) = (&v.ref_to_pred, &v.pred_to_ref);
+    let (rp, pr) = &voxel_distances(c, &s);
     let max = |d: &[f64]| d.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     m.set(Metric::Hausdorff, max(rp).max(max(pr)));
     let sorted = |d: &[f64]| {
@@ -677,19 +673,16 @@ fn surface_metrics(
 
 /// Boundary IoU: IoU of the bands of each mask within `d` mm of its own surface
 /// (MetricsReloaded's strict `<`, its distance in mm here).
-fn boundary_iou(crop: &Crop, v: &crate::surface::VoxelDistances, d: f64) -> f64 {
-    let (mut inter, mut union) = (0u64, 0u64);
-    for ((&b, &dr), &dp) in crop
-        .bits
-        .iter()
-        .zip(v.to_ref_surface.iter())
-        .zip(v.to_pred_surface.iter())
-    {
-        let in_ref = b & REF != 0 && dr.sqrt() < d;
-        let in_pred = b & crate::surface::PRED != 0 && dp.sqrt() < d;
-        inter += u64::from(in_ref && in_pred);
-        union += u64::from(in_ref || in_pred);
-    }
+fn boundary_iou(crop: &Crop, surfaces: &VoxelSurfaces, d: f64) -> f64 {
+    let (band_ref, band_pred) = rayon::join(
+        || crate::surface::band(crop, &surfaces.reference, REF, d),
+        || crate::surface::band(crop, &surfaces.prediction, crate::surface::PRED, d),
+    );
+    let (inter, union) = Zip::from(&band_ref).and(&band_pred).par_fold(
+        || (0u64, 0u64),
+        |(i, u), &r, &p| (i + u64::from(r && p), u + u64::from(r || p)),
+        |a, b| (a.0 + b.0, a.1 + b.1),
+    );
     if union == 0 {
         1.0
     } else {

@@ -79,7 +79,7 @@ pub(crate) struct WeightedDistances {
 
 impl WeightedDistances {
     pub(crate) fn sorted(mut pairs: Vec<(f64, f64)>) -> Self {
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
         let (distances, areas) = pairs.into_iter().unzip();
         Self { distances, areas }
     }

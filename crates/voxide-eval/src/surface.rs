@@ -11,7 +11,7 @@
 use ndarray::{Array3, ArrayView3, Slice, Zip};
 use rayon::prelude::*;
 
-use crate::edt::squared_distance_transform;
+use crate::edt::NearestFeature;
 use crate::stats::WeightedDistances;
 use crate::surfel_table::NEIGHBOUR_CODE_TO_NORMALS;
 
@@ -52,8 +52,8 @@ impl Crop {
     pub(crate) fn new(
         reference: ArrayView3<'_, u8>,
         prediction: ArrayView3<'_, u8>,
-        is_ref: &(dyn Fn(u8) -> bool + Sync),
-        is_pred: &(dyn Fn(u8) -> bool + Sync),
+        is_ref: impl Fn(u8) -> bool + Sync,
+        is_pred: impl Fn(u8) -> bool + Sync,
         bbox: BBox,
         spacing: [f64; 3],
         planar: bool,
@@ -84,29 +84,35 @@ impl Crop {
     /// the in-plane 4-neighbourhood of a 2D image): `mask XOR erosion(mask)` with SciPy's default
     /// cross-shaped structuring element, the surface of MedPy and MetricsReloaded.
     pub(crate) fn voxel_surface(&self, bit: u8) -> Array3<bool> {
-        let b = &self.bits;
-        let (nk, nj, ni) = b.dim();
+        let (nk, nj, ni) = self.bits.dim();
         let planar = self.planar;
-        let mut out = Array3::from_elem(b.raw_dim(), false);
-        out.outer_iter_mut()
-            .into_par_iter()
+        let mut out = Array3::from_elem(self.bits.raw_dim(), false);
+        let (Some(b), Some(o)) = (self.bits.as_slice(), out.as_slice_mut()) else {
+            unreachable!("both arrays are built in standard layout")
+        };
+        let plane = nj * ni;
+        if plane == 0 {
+            return out;
+        }
+        o.par_chunks_mut(plane)
             .enumerate()
-            .for_each(|(k, mut plane)| {
+            .for_each(|(k, out_plane)| {
                 if k == 0 || k + 1 == nk {
                     return; // padding
                 }
+                let row = |kk: usize, jj: usize| &b[(kk * nj + jj) * ni..][..ni];
                 for j in 1..nj - 1 {
+                    let (c, up, down) = (row(k, j), row(k, j - 1), row(k, j + 1));
+                    // In 2D the planes above and below do not count: use the row itself.
+                    let (before, after) = if planar {
+                        (c, c)
+                    } else {
+                        (row(k - 1, j), row(k + 1, j))
+                    };
+                    let out_row = &mut out_plane[j * ni..][..ni];
                     for i in 1..ni - 1 {
-                        if b[[k, j, i]] & bit == 0 {
-                            continue;
-                        }
-                        let inside = |kk: usize, jj: usize, ii: usize| b[[kk, jj, ii]] & bit != 0;
-                        let interior = inside(k, j - 1, i)
-                            && inside(k, j + 1, i)
-                            && inside(k, j, i - 1)
-                            && inside(k, j, i + 1)
-                            && (planar || (inside(k - 1, j, i) && inside(k + 1, j, i)));
-                        plane[[j, i]] = !interior;
+                        let all = c[i - 1] & c[i + 1] & up[i] & down[i] & before[i] & after[i];
+                        out_row[i] = c[i] & bit != 0 && all & bit == 0;
                     }
                 }
             });
@@ -114,41 +120,135 @@ impl Crop {
     }
 }
 
-/// Directed distances between the voxel surfaces of reference and prediction, with the
-/// distance maps they came from (for the boundary IoU).
+/// The voxel surfaces of reference and prediction.
 #[derive(Debug)]
-pub(crate) struct VoxelDistances {
-    /// From every reference surface voxel to the prediction surface (mm), in crop order.
-    pub ref_to_pred: Vec<f64>,
-    /// From every prediction surface voxel to the reference surface (mm), in crop order.
-    pub pred_to_ref: Vec<f64>,
-    /// Squared distance (mm²) of every crop voxel to the reference surface.
-    pub to_ref_surface: Array3<f64>,
-    /// Squared distance (mm²) of every crop voxel to the prediction surface.
-    pub to_pred_surface: Array3<f64>,
+pub(crate) struct VoxelSurfaces {
+    pub reference: Array3<bool>,
+    pub prediction: Array3<bool>,
 }
 
-pub(crate) fn voxel_distances(crop: &Crop) -> VoxelDistances {
-    let surf_ref = crop.voxel_surface(REF);
-    let surf_pred = crop.voxel_surface(PRED);
-    let (to_ref_surface, to_pred_surface) = rayon::join(
-        || squared_distance_transform(surf_ref.view(), crop.spacing),
-        || squared_distance_transform(surf_pred.view(), crop.spacing),
-    );
-    let sample = |surface: &Array3<bool>, dist: &Array3<f64>| -> Vec<f64> {
-        surface
-            .iter()
-            .zip(dist.iter())
-            .filter(|(s, _)| **s)
-            .map(|(_, d)| d.sqrt())
+impl VoxelSurfaces {
+    pub(crate) fn new(crop: &Crop) -> Self {
+        let (reference, prediction) =
+            rayon::join(|| crop.voxel_surface(REF), || crop.voxel_surface(PRED));
+        Self {
+            reference,
+            prediction,
+        }
+    }
+}
+
+/// Directed distances between the voxel surfaces of reference and prediction (mm), from every
+/// surface voxel of one to the other surface, in crop order: `(reference → prediction,
+/// prediction → reference)`.
+pub(crate) fn voxel_distances(crop: &Crop, surfaces: &VoxelSurfaces) -> (Vec<f64>, Vec<f64>) {
+    let directed = |from: &Array3<bool>, to: &Array3<bool>| -> Vec<f64> {
+        let to = NearestFeature::new(to.view(), crop.spacing);
+        distances_at(from, &to, |_| ())
+            .into_iter()
+            .map(|(d, ())| d)
             .collect()
     };
-    VoxelDistances {
-        ref_to_pred: sample(&surf_ref, &to_pred_surface),
-        pred_to_ref: sample(&surf_pred, &to_ref_surface),
-        to_ref_surface,
-        to_pred_surface,
+    rayon::join(
+        || directed(&surfaces.reference, &surfaces.prediction),
+        || directed(&surfaces.prediction, &surfaces.reference),
+    )
+}
+
+/// The voxels of `mask_bit` in the crop that are strictly closer than `d` mm to a voxel of
+/// `surface` (compared as `distance.sqrt() < d`): the boundary band of the boundary IoU.
+///
+/// Paints the ball of radius `d` around every surface voxel, plane by plane of the output;
+/// when the balls are large compared with the crop it asks [`NearestFeature`] per voxel instead.
+pub(crate) fn band(crop: &Crop, surface: &Array3<bool>, mask_bit: u8, d: f64) -> Array3<bool> {
+    let [si, sj, sk] = crop.spacing;
+    let (nk, nj, ni) = crop.bits.dim();
+    // Offsets beyond the crop reach nothing; the cast saturates for huge or infinite ratios.
+    let reach = |s: f64, n: usize| (((d / s).floor() as usize).saturating_add(1)).min(n);
+    let (rk, rj, ri) = (reach(sk, nk), reach(sj, nj), reach(si, ni));
+    let surface_voxels = surface.iter().filter(|&&s| s).count();
+    let box_offsets = (2 * rk + 1) * (2 * rj + 1) * (2 * ri + 1);
+    let paint = surface_voxels.saturating_mul(box_offsets) <= 4 * crop.bits.len().max(1);
+    if !paint {
+        let near = NearestFeature::new(surface.view(), crop.spacing);
+        let mut out = Array3::from_elem(crop.bits.raw_dim(), false);
+        Zip::indexed(&mut out)
+            .and(&crop.bits)
+            .par_for_each(|(k, j, i), o, &b| {
+                *o = b & mask_bit != 0 && near.closer_than(k, j, i, d);
+            });
+        return out;
     }
+    // Offsets in the full transform's summation order (axis 0, then 1, then 2).
+    let mut ball: Vec<(isize, isize, isize)> = Vec::new();
+    for dk in -(rk as isize)..=rk as isize {
+        for dj in -(rj as isize)..=rj as isize {
+            for di in -(ri as isize)..=ri as isize {
+                let (x, y, z) = (dk as f64 * sk, dj as f64 * sj, di as f64 * si);
+                if (z * z + (x * x + y * y)).sqrt() < d {
+                    ball.push((dk, dj, di));
+                }
+            }
+        }
+    }
+    let mut out = Array3::from_elem(crop.bits.raw_dim(), false);
+    let per_plane: Vec<Vec<(usize, usize)>> = surface
+        .outer_iter()
+        .into_par_iter()
+        .map(|plane| {
+            plane
+                .indexed_iter()
+                .filter(|(_, &s)| s)
+                .map(|(at, _)| at)
+                .collect()
+        })
+        .collect();
+    out.outer_iter_mut()
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(k, mut plane)| {
+            let bits = crop.bits.index_axis(ndarray::Axis(0), k);
+            for &(dk, dj, di) in &ball {
+                let Some(src) = k.checked_add_signed(-dk).filter(|&s| s < nk) else {
+                    continue;
+                };
+                for &(j, i) in &per_plane[src] {
+                    let (Some(jj), Some(ii)) = (j.checked_add_signed(dj), i.checked_add_signed(di))
+                    else {
+                        continue;
+                    };
+                    if jj < nj && ii < ni && bits[[jj, ii]] & mask_bit != 0 {
+                        plane[[jj, ii]] = true;
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// The distance (mm) to the features of `other` from every voxel set in `from`, in crop order,
+/// each with `tag` of its index.
+fn distances_at<T: Send>(
+    from: &Array3<bool>,
+    other: &NearestFeature,
+    tag: impl Fn((usize, usize, usize)) -> T + Sync,
+) -> Vec<(f64, T)> {
+    let (_, nj, ni) = from.dim();
+    from.outer_iter()
+        .into_par_iter()
+        .enumerate()
+        .flat_map_iter(|(k, plane)| {
+            let mut found = Vec::new();
+            for j in 0..nj {
+                for i in 0..ni {
+                    if plane[[j, i]] {
+                        found.push((other.squared_at(k, j, i).sqrt(), tag((k, j, i))));
+                    }
+                }
+            }
+            found
+        })
+        .collect()
 }
 
 /// surface-distance's weighted distances in both directions.
@@ -181,20 +281,11 @@ pub(crate) fn surfel_distances(crop: &Crop) -> SurfelDistances {
     let border = |codes: &Array3<u8>| codes.mapv(|c| c != 0 && c != full);
     let (border_ref, border_pred) = (border(&codes_ref), border(&codes_pred));
     let (dist_ref, dist_pred) = rayon::join(
-        || squared_distance_transform(border_ref.view(), grid_spacing),
-        || squared_distance_transform(border_pred.view(), grid_spacing),
+        || NearestFeature::new(border_ref.view(), grid_spacing),
+        || NearestFeature::new(border_pred.view(), grid_spacing),
     );
-    let collect = |border: &Array3<bool>, codes: &Array3<u8>, dist_other: &Array3<f64>| {
-        let pairs: Vec<(f64, f64)> =
-            Zip::from(border)
-                .and(codes)
-                .and(dist_other)
-                .fold(Vec::new(), |mut acc, &b, &c, &d| {
-                    if b {
-                        acc.push((d.sqrt(), areas[usize::from(c)]));
-                    }
-                    acc
-                });
+    let collect = |border: &Array3<bool>, codes: &Array3<u8>, dist_other: &NearestFeature| {
+        let pairs = distances_at(border, dist_other, |at| areas[usize::from(codes[at])]);
         WeightedDistances::sorted(pairs)
     };
     SurfelDistances {
@@ -210,31 +301,26 @@ pub(crate) fn surfel_distances(crop: &Crop) -> SurfelDistances {
 fn codes_3d(bits: &Array3<u8>, bit: u8) -> Array3<u8> {
     let (nk, nj, ni) = bits.dim();
     let mut codes = Array3::<u8>::zeros((nk - 1, nj - 1, ni - 1));
-    codes
-        .outer_iter_mut()
-        .into_par_iter()
+    let (Some(b), Some(c)) = (bits.as_slice(), codes.as_slice_mut()) else {
+        unreachable!("both arrays are built in standard layout")
+    };
+    let row = |k: usize, j: usize| &b[(k * nj + j) * ni..][..ni];
+    let on = |x: u8| u8::from(x & bit != 0);
+    c.par_chunks_mut((nj - 1) * (ni - 1))
         .enumerate()
-        .for_each(|(k, mut plane)| {
-            for j in 0..nj - 1 {
-                for i in 0..ni - 1 {
-                    let at =
-                        |dk: usize, dj: usize, di: usize| bits[[k + dk, j + dj, i + di]] & bit != 0;
-                    let mut code = 0u8;
-                    for (w, (dk, dj, di)) in [
-                        (128, (0, 0, 0)),
-                        (64, (0, 0, 1)),
-                        (32, (0, 1, 0)),
-                        (16, (0, 1, 1)),
-                        (8, (1, 0, 0)),
-                        (4, (1, 0, 1)),
-                        (2, (1, 1, 0)),
-                        (1, (1, 1, 1)),
-                    ] {
-                        if at(dk, dj, di) {
-                            code |= w;
-                        }
-                    }
-                    plane[[j, i]] = code;
+        .for_each(|(k, plane)| {
+            for (j, out) in plane.chunks_mut(ni - 1).enumerate() {
+                let (r00, r01, r10, r11) =
+                    (row(k, j), row(k, j + 1), row(k + 1, j), row(k + 1, j + 1));
+                for (i, code) in out.iter_mut().enumerate() {
+                    *code = on(r00[i]) << 7
+                        | on(r00[i + 1]) << 6
+                        | on(r01[i]) << 5
+                        | on(r01[i + 1]) << 4
+                        | on(r10[i]) << 3
+                        | on(r10[i + 1]) << 2
+                        | on(r11[i]) << 1
+                        | on(r11[i + 1]);
                 }
             }
         });
