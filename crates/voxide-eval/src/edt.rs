@@ -218,7 +218,7 @@ pub struct NearestFeature<'a> {
 const NO_FEATURE: u32 = u32::MAX;
 
 /// Voxels a query may read before it switches to the full transform.
-const QUERY_BUDGET: usize = 4096;
+const QUERY_BUDGET: usize = 1024;
 
 impl<'a> NearestFeature<'a> {
     /// Prepares queries on `features` (voxide's `(nk, nj, ni)` array order; `spacing` is
