@@ -2,7 +2,9 @@
 
     python make_models.py [OUT_DIR] [--bench] [--tract]
 
-OUT_DIR defaults to target/models beside the repository root. Needs torch (CPU is enough),
+OUT_DIR defaults to target/models beside the repository root. The files in
+crates/voxide-infer/tests/models are this script's output (tests use them, so CI needs no torch;
+regenerate with `python make_models.py crates/voxide-infer/tests/models`). Needs torch (CPU is enough),
 onnx, onnxruntime and numpy (and `tract` for --tract), e.g. `python3 -m venv target/modelvenv
 && target/modelvenv/bin/pip install torch onnx onnxruntime numpy`. torch's Linux wheel pulls
 in about 5 GB of CUDA libraries (only loaded, never used); `import torch` fails without them.
