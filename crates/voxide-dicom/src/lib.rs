@@ -20,6 +20,7 @@ mod object;
 mod pixels;
 mod rtstruct;
 mod seg;
+mod seg_writer;
 mod series;
 mod transcode;
 
@@ -38,6 +39,7 @@ pub use seg::{
     Code, SegFrame, Segment, Segmentation, SegmentationType, LABEL_MAP_SEGMENTATION_STORAGE,
     POSITION_TOLERANCE, SEGMENTATION_STORAGE,
 };
+pub use seg_writer::{encode_segmentation, new_uid, SegOptions, SegmentDescription, WrittenSeg};
 pub use series::{
     assemble, describe_series, list_files, read_series, scan, sop_class_name, AssemblyOptions,
     DicomVolume, Progress, Scan, SeriesEntry, SliceHeader,

@@ -16,6 +16,7 @@ mod eval_cls_cmd;
 mod eval_cmd;
 mod eval_det_cmd;
 mod eval_report;
+mod infer_cmd;
 mod net_cmd;
 mod radiomics_cmd;
 mod radiomics_report;
@@ -131,6 +132,12 @@ enum Command {
     /// Evaluate AI outputs against a reference standard.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Run an AI model package (ONNX) on an image or DICOM series: label map, probabilities,
+    /// DICOM SEG (for DICOM inputs), classification results, run.json.
+    Infer(infer_cmd::InferArgs),
+    /// Manage the local model registry: add (checked), list, show, remove.
+    #[command(subcommand)]
+    Model(infer_cmd::ModelCommand),
     /// Verify that the store's index and files agree (missing, corrupt and orphan files).
     Check {
         /// The store's data folder.
@@ -280,6 +287,8 @@ fn main() -> ExitCode {
         Command::Eval(EvalCommand::Seg(args)) => eval_cmd::seg(&args),
         Command::Eval(EvalCommand::Cls(args)) => eval_cls_cmd::cls(&args),
         Command::Eval(EvalCommand::Det(args)) => eval_det_cmd::det(&args),
+        Command::Infer(args) => infer_cmd::infer(&args),
+        Command::Model(cmd) => infer_cmd::model(&cmd),
         Command::Convert {
             input,
             output,
