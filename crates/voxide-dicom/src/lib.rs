@@ -22,6 +22,7 @@ mod rtstruct;
 mod seg;
 mod seg_writer;
 mod series;
+mod sr_writer;
 mod transcode;
 
 use std::path::PathBuf;
@@ -43,6 +44,10 @@ pub use seg_writer::{encode_segmentation, new_uid, SegOptions, SegmentDescriptio
 pub use series::{
     assemble, describe_series, list_files, read_series, scan, sop_class_name, AssemblyOptions,
     DicomVolume, Progress, Scan, SeriesEntry, SliceHeader,
+};
+pub use sr_writer::{
+    encode_classification_report, encode_segmentation_report, ClassProbability, Measurement,
+    SegmentReport, SrOptions, WrittenSr, COMPREHENSIVE_SR_STORAGE,
 };
 pub use transcode::{to_explicit_le, EXPLICIT_VR_LE};
 

@@ -125,7 +125,7 @@ fn ds(values: &[f64]) -> PrimitiveValue {
     PrimitiveValue::Strs(strings.into_iter().collect())
 }
 
-fn format_ds(v: f64) -> String {
+pub(crate) fn format_ds(v: f64) -> String {
     for precision in (0..=10).rev() {
         let s = format!("{v:.precision$}");
         let s = if s.contains('.') {
@@ -141,7 +141,7 @@ fn format_ds(v: f64) -> String {
 }
 
 /// Patient, study and frame-of-reference attributes copied from the source.
-const COPIED: &[(Tag, VR)] = &[
+pub(crate) const COPIED: &[(Tag, VR)] = &[
     (tags::PATIENT_NAME, VR::PN),
     (tags::PATIENT_ID, VR::LO),
     (tags::PATIENT_BIRTH_DATE, VR::DA),
@@ -246,7 +246,7 @@ pub fn encode_segmentation(
             .ok_or_else(|| seg_error("the source has no Frame of Reference UID"))?;
         obj.put(text(tags::FRAME_OF_REFERENCE_UID, VR::UI, uid));
     }
-    let now = chrono_like_now();
+    let now = now_date_time();
     obj.put(text(tags::SOP_CLASS_UID, VR::UI, SEGMENTATION_STORAGE));
     obj.put(text(
         tags::SOP_INSTANCE_UID,
@@ -654,7 +654,7 @@ pub fn encode_segmentation(
 }
 
 /// Today's date (`YYYYMMDD`) and time (`HHMMSS`) in UTC, without a date crate.
-fn chrono_like_now() -> (String, String) {
+pub(crate) fn now_date_time() -> (String, String) {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -93,6 +93,41 @@ impl TractBackend {
                 actual,
             });
         }
+        // tract is not hardened against malformed graphs (it can panic where it should fail);
+        // a package is untrusted input, so a panic in parsing or optimising becomes an error.
+        let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::prepare(path, &bytes, input_shape, output)
+        }));
+        let (plan, shape, output_index, signature) = match prepared {
+            Ok(result) => result?,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown failure");
+                return Err(model_error(
+                    path,
+                    format!("the inference engine failed on this network: {what}"),
+                ));
+            }
+        };
+        Ok(Self {
+            plan,
+            shape,
+            output: output_index,
+            signature,
+        })
+    }
+
+    /// Parses, checks and optimises the network (see [`TractBackend::load`]).
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        path: &Path,
+        bytes: &[u8],
+        input_shape: &[usize],
+        output: Option<&str>,
+    ) -> Result<(Arc<TypedRunnableModel>, Vec<usize>, usize, OnnxSignature), InferError> {
         let onnx = tract_onnx::onnx();
         let proto = onnx
             .proto_model_for_read(&mut &bytes[..])
@@ -183,12 +218,7 @@ impl TractBackend {
                     format!("cannot prepare the network for input {shape:?}: {e:#}"),
                 )
             })?;
-        Ok(Self {
-            plan,
-            shape,
-            output: output_index,
-            signature,
-        })
+        Ok((plan, shape, output_index, signature))
     }
 
     /// What the file declares.

@@ -255,6 +255,16 @@ pub fn infer(args: &InferArgs) -> Result<()> {
                         "series_instance_uid": written.series_instance_uid,
                         "frames": written.frames,
                     });
+                    let sr =
+                        write_segmentation_sr(volume, &image, &seg.labels, &manifest, &written)?;
+                    let sr_path = args.output.join("sr.dcm");
+                    crate::eval_cmd::write_file(&sr_path, &sr.bytes)?;
+                    outputs.push(sr_path.display().to_string());
+                    run["dicom_sr"] = json!({
+                        "path": sr_path.display().to_string(),
+                        "sop_instance_uid": sr.sop_instance_uid,
+                        "series_instance_uid": sr.series_instance_uid,
+                    });
                 }
             }
             run["seconds"] = json!({"inference": inference_s});
@@ -302,6 +312,30 @@ pub fn infer(args: &InferArgs) -> Result<()> {
                 &serde_json::to_vec_pretty(&run["classification"])?,
             )?;
             outputs.push(path.display().to_string());
+            if let Some(volume) = &dicom {
+                let classes: Vec<voxide_dicom::ClassProbability> = c
+                    .probabilities
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| voxide_dicom::ClassProbability {
+                        finding: class_code(&manifest, i),
+                        probability: p,
+                    })
+                    .collect();
+                let sr = voxide_dicom::encode_classification_report(
+                    volume,
+                    &classes,
+                    c.predicted,
+                    &sr_options(&manifest),
+                )?;
+                let sr_path = args.output.join("sr.dcm");
+                crate::eval_cmd::write_file(&sr_path, &sr.bytes)?;
+                outputs.push(sr_path.display().to_string());
+                run["dicom_sr"] = json!({
+                    "path": sr_path.display().to_string(),
+                    "sop_instance_uid": sr.sop_instance_uid,
+                });
+            }
             eprintln!(
                 "{}: predicted {}",
                 manifest.name,
@@ -385,5 +419,115 @@ fn write_seg(
     };
     Ok(voxide_dicom::encode_segmentation(
         volume, labels, &segments, &options,
+    )?)
+}
+
+fn sr_options(manifest: &Manifest) -> voxide_dicom::SrOptions {
+    voxide_dicom::SrOptions {
+        observer_name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        series_description: format!("{} {} measurements", manifest.name, manifest.version),
+        ..Default::default()
+    }
+}
+
+/// The coded finding of class `i`: the manifest's property code, or a code of voxide's private
+/// scheme (`99VOXIDE`, PS3.16 8.2: "99" designators are private) named after the class.
+fn class_code(manifest: &Manifest, i: usize) -> voxide_dicom::Code {
+    let spec = u8::try_from(i).ok().and_then(|v| manifest.label(v));
+    match spec.and_then(|l| l.property.as_ref()) {
+        Some(c) => voxide_dicom::Code {
+            value: c.code.clone(),
+            scheme: c.scheme.clone(),
+            meaning: c.meaning.clone(),
+        },
+        None => voxide_dicom::Code {
+            value: format!("class-{i}"),
+            scheme: "99VOXIDE".into(),
+            meaning: spec.map_or_else(|| format!("class {i}"), |l| l.name.clone()),
+        },
+    }
+}
+
+/// TID 1500 report of the segmentation: per segment its volume and the input's intensity
+/// statistics inside it (HU for CT).
+fn write_segmentation_sr(
+    volume: &voxide_dicom::DicomVolume,
+    image: &Image<f32>,
+    labels: &Image<u8>,
+    manifest: &Manifest,
+    seg: &voxide_dicom::WrittenSeg,
+) -> Result<voxide_dicom::WrittenSr> {
+    let code = |value: &str, scheme: &str, meaning: &str| voxide_dicom::Code {
+        value: value.into(),
+        scheme: scheme.into(),
+        meaning: meaning.into(),
+    };
+    let spacing = labels.geometry().spacing();
+    let voxel_mm3 = spacing[0] * spacing[1] * spacing[2];
+    let intensity_unit = match volume.series.modality.as_deref() {
+        Some("CT") => code("[hnsf'U]", "UCUM", "Hounsfield unit"),
+        _ => code("1", "UCUM", "no units"),
+    };
+    type Stats = (u64, f64, f64, f64, f64);
+    let mut stats: std::collections::BTreeMap<u8, Stats> = Default::default();
+    for (&l, &v) in labels.data().iter().zip(image.data().iter()) {
+        if l == 0 {
+            continue;
+        }
+        let v = f64::from(v);
+        let e = stats
+            .entry(l)
+            .or_insert((0, 0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
+        e.0 += 1;
+        e.1 += v;
+        e.2 += v * v;
+        e.3 = e.3.min(v);
+        e.4 = e.4.max(v);
+    }
+    let segments: Vec<voxide_dicom::SegmentReport> = stats
+        .iter()
+        .map(|(&l, &(n, sum, sum_sq, min, max))| {
+            let n_f = n as f64;
+            let mean = sum / n_f;
+            let var = (sum_sq / n_f - mean * mean).max(0.0);
+            let spec = manifest.label(l);
+            let measure = |concept: voxide_dicom::Code, value: f64, unit: &voxide_dicom::Code| {
+                voxide_dicom::Measurement {
+                    concept,
+                    value,
+                    unit: unit.clone(),
+                }
+            };
+            voxide_dicom::SegmentReport {
+                segment_number: u16::from(l),
+                name: spec.map_or_else(|| format!("label {l}"), |s| s.name.clone()),
+                finding: spec.and_then(|s| s.property.as_ref()).map_or_else(
+                    || code("85756007", "SCT", "Tissue"),
+                    |c| code(&c.code, &c.scheme, &c.meaning),
+                ),
+                measurements: vec![
+                    measure(
+                        code("118565006", "SCT", "Volume"),
+                        n_f * voxel_mm3,
+                        &code("mm3", "UCUM", "cubic millimeter"),
+                    ),
+                    measure(code("373098007", "SCT", "Mean"), mean, &intensity_unit),
+                    measure(
+                        code("386136009", "SCT", "Standard Deviation"),
+                        var.sqrt(),
+                        &intensity_unit,
+                    ),
+                    measure(code("255605001", "SCT", "Minimum"), min, &intensity_unit),
+                    measure(code("56851009", "SCT", "Maximum"), max, &intensity_unit),
+                ],
+            }
+        })
+        .collect();
+    Ok(voxide_dicom::encode_segmentation_report(
+        volume,
+        seg,
+        &segments,
+        &sr_options(manifest),
     )?)
 }

@@ -231,6 +231,59 @@ fn segmentation_of_a_ct_series_gives_a_seg_highdicom_maps_back_exactly() {
         "{report}"
     );
     assert_eq!(report["segments"][0]["property"], "Bone structure");
+
+    // The TID 1500 report: highdicom finds one volumetric group referencing the SEG's segment,
+    // with the bone's volume and its HU statistics as computed here from the CT.
+    let check = Command::new(python())
+        .arg(voxide_testdata::workspace_root().join("scripts/ref/check_sr.py"))
+        .arg(out.join("sr.dcm"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check_sr.py: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let sr: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(sr["template"], "1500", "{sr}");
+    let group = &sr["groups"][0];
+    assert_eq!(sr["groups"].as_array().unwrap().len(), 1, "{sr}");
+    assert_eq!(group["tracking_identifier"], "bone");
+    assert_eq!(group["finding"], "Bone structure");
+    assert_eq!(group["segment_number"], 1);
+    assert_eq!(
+        group["seg_sop_instance_uid"],
+        run["dicom_seg"]["sop_instance_uid"]
+    );
+    let spacing = ct.geometry().spacing();
+    let volume = bone as f64 * spacing[0] * spacing[1] * spacing[2];
+    let hu: Vec<f64> = ct
+        .data()
+        .iter()
+        .filter(|&&v| v > 150.5)
+        .map(|&v| f64::from(v))
+        .collect();
+    let mean = hu.iter().sum::<f64>() / hu.len() as f64;
+    let m = &group["measurements"];
+    let close = |got: &serde_json::Value, want: f64| {
+        let g = got.as_f64().unwrap();
+        assert!(
+            (g - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{g} vs {want}"
+        );
+    };
+    close(&m["Volume"]["value"], volume);
+    assert_eq!(m["Volume"]["unit"], "mm3");
+    close(&m["Mean"]["value"], mean);
+    assert_eq!(m["Mean"]["unit"], "[hnsf'U]");
+    close(
+        &m["Minimum"]["value"],
+        hu.iter().copied().fold(f64::INFINITY, f64::min),
+    );
+    close(
+        &m["Maximum"]["value"],
+        hu.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
 }
 
 #[test]
