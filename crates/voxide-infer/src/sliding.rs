@@ -14,6 +14,7 @@
 //! out and run one batch at a time.
 
 use ndarray::{Array3, Array4, Array5, ArrayView3, ArrayView4, Axis, Slice, Zip};
+use rayon::prelude::*;
 
 use crate::backend::Backend;
 use crate::InferError;
@@ -133,7 +134,8 @@ pub fn predict(
     let mut weight_sum = Array3::<f32>::zeros((padded[0], padded[1], padded[2]));
     let flips = flip_sets(&window.mirror_axes);
     let batches = starts.len().div_ceil(batch);
-    for (b, group) in starts.chunks(batch).enumerate() {
+    // One batch: cut its patches out, run the network (and its mirrored copies), average.
+    let run_batch = |group: &[[usize; 3]]| -> Result<Array5<f32>, InferError> {
         let mut x = Array5::<f32>::zeros((batch, channels, pd, ph, pw));
         for (n, st) in group.iter().enumerate() {
             let cut = |ax: ndarray::AxisDescription| match ax.axis.index() {
@@ -171,27 +173,43 @@ pub fn predict(
         if flips.len() > 1 {
             out.mapv_inplace(|v| v / flips.len() as f32);
         }
-        let classes = out.shape()[1];
-        let acc = acc.get_or_insert_with(|| {
-            Array4::<f32>::zeros((classes, padded[0], padded[1], padded[2]))
-        });
-        for (n, st) in group.iter().enumerate() {
-            let region = |ax: ndarray::AxisDescription| {
-                Slice::from(
-                    st[ax.axis.index()]..st[ax.axis.index()] + window.patch[ax.axis.index()],
-                )
-            };
-            for c in 0..classes {
-                Zip::from(acc.index_axis_mut(Axis(0), c).slice_each_axis_mut(region))
-                    .and(out.index_axis(Axis(0), n).index_axis(Axis(0), c))
+        Ok(out)
+    };
+    // Batches run concurrently, one per thread: the engine's own threading covers only its
+    // matrix products (im2col and the rest of a 3D network are serial), so patch-level
+    // parallelism is what scales. Memory: one batch's activations per thread.
+    let groups: Vec<&[[usize; 3]]> = starts.chunks(batch).collect();
+    let parallel = rayon::current_num_threads().max(1);
+    let mut done = 0;
+    for wave in groups.chunks(parallel) {
+        let outs: Vec<Array5<f32>> = wave
+            .par_iter()
+            .map(|group| run_batch(group))
+            .collect::<Result<_, _>>()?;
+        for (group, out) in wave.iter().zip(outs) {
+            let classes = out.shape()[1];
+            let acc = acc.get_or_insert_with(|| {
+                Array4::<f32>::zeros((classes, padded[0], padded[1], padded[2]))
+            });
+            for (n, st) in group.iter().enumerate() {
+                let region = |ax: ndarray::AxisDescription| {
+                    Slice::from(
+                        st[ax.axis.index()]..st[ax.axis.index()] + window.patch[ax.axis.index()],
+                    )
+                };
+                for c in 0..classes {
+                    Zip::from(acc.index_axis_mut(Axis(0), c).slice_each_axis_mut(region))
+                        .and(out.index_axis(Axis(0), n).index_axis(Axis(0), c))
+                        .and(&weights)
+                        .for_each(|a, &y, &w| *a += y * w);
+                }
+                Zip::from(weight_sum.slice_each_axis_mut(region))
                     .and(&weights)
-                    .for_each(|a, &y, &w| *a += y * w);
+                    .for_each(|s, &w| *s += w);
             }
-            Zip::from(weight_sum.slice_each_axis_mut(region))
-                .and(&weights)
-                .for_each(|s, &w| *s += w);
+            done += 1;
+            progress(done, batches);
         }
-        progress(b + 1, batches);
     }
     let Some(mut acc) = acc else {
         return Err(InferError::Run("the volume gave no patch".into()));

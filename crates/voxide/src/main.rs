@@ -12,6 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use voxide_core::{AnyImage, Image, LabelMap};
 use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod eval_cls_cmd;
 mod eval_cmd;
 mod eval_det_cmd;
