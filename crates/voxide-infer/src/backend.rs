@@ -13,6 +13,20 @@ use tract_onnx::prelude::*;
 
 use crate::InferError;
 
+thread_local! {
+    /// Set on threads that run one network each side by side (see [`serial`]).
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the engine kept on the calling thread: for workers that each run their own
+/// patches, so that the cores are shared out by patch rather than oversubscribed.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.replace(true);
+    let r = f();
+    SERIAL.set(before);
+    r
+}
+
 /// The ONNX protobuf types, for tools that inspect or write model files.
 pub use tract_onnx::pb as tract_pb;
 
@@ -241,11 +255,18 @@ impl Backend for TractBackend {
             )));
         }
         let tensor: Tensor = input.to_owned().into();
-        // Matrix products use rayon's global pool (the thread count voxide is given).
-        let outputs = tract_linalg::multithread::multithread_tract_scope(
-            tract_linalg::multithread::Executor::RayonGlobal,
-            || self.plan.run(tvec!(tensor.into_tvalue())),
-        )
+        // Called from the main thread, tract spreads its matrix products over rayon's global
+        // pool. Called from a rayon worker (patches run concurrently), it must stay on that
+        // thread: tract keeps per-thread scratch buffers, and a worker waiting inside tract
+        // could otherwise steal another patch's run and re-enter them.
+        let executor = if rayon::current_thread_index().is_some() || SERIAL.get() {
+            tract_linalg::multithread::Executor::SingleThread
+        } else {
+            tract_linalg::multithread::Executor::RayonGlobal
+        };
+        let outputs = tract_linalg::multithread::multithread_tract_scope(executor, || {
+            self.plan.run(tvec!(tensor.into_tvalue()))
+        })
         .map_err(|e| InferError::Run(format!("{e:#}")))?;
         let out = outputs
             .get(self.output)

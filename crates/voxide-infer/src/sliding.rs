@@ -14,7 +14,6 @@
 //! out and run one batch at a time.
 
 use ndarray::{Array3, Array4, Array5, ArrayView3, ArrayView4, Axis, Slice, Zip};
-use rayon::prelude::*;
 
 use crate::backend::Backend;
 use crate::InferError;
@@ -175,41 +174,77 @@ pub fn predict(
         }
         Ok(out)
     };
-    // Batches run concurrently, one per thread: the engine's own threading covers only its
-    // matrix products (im2col and the rest of a 3D network are serial), so patch-level
-    // parallelism is what scales. Memory: one batch's activations per thread.
+    // Batches run concurrently on worker threads, one batch each: the engine's own threading
+    // covers only its matrix products (im2col and the rest of a 3D network are serial), so
+    // patch-level parallelism is what scales. The workers are plain threads, not rayon's: the
+    // engine spreads its matrix products over rayon's pool and keeps per-thread scratch
+    // buffers, and a rayon worker waiting inside it could steal another patch's run and
+    // re-enter them. Outputs are added in patch order whatever order they finish in, so a run
+    // gives the same bits every time. Each worker keeps the engine on its own thread, so the
+    // cores are shared out by patch. Memory: one batch's activations per worker.
     let groups: Vec<&[[usize; 3]]> = starts.chunks(batch).collect();
-    let parallel = rayon::current_num_threads().max(1);
-    let mut done = 0;
-    for wave in groups.chunks(parallel) {
-        let outs: Vec<Array5<f32>> = wave
-            .par_iter()
-            .map(|group| run_batch(group))
-            .collect::<Result<_, _>>()?;
-        for (group, out) in wave.iter().zip(outs) {
-            let classes = out.shape()[1];
-            let acc = acc.get_or_insert_with(|| {
-                Array4::<f32>::zeros((classes, padded[0], padded[1], padded[2]))
-            });
-            for (n, st) in group.iter().enumerate() {
-                let region = |ax: ndarray::AxisDescription| {
-                    Slice::from(
-                        st[ax.axis.index()]..st[ax.axis.index()] + window.patch[ax.axis.index()],
-                    )
-                };
-                for c in 0..classes {
-                    Zip::from(acc.index_axis_mut(Axis(0), c).slice_each_axis_mut(region))
-                        .and(out.index_axis(Axis(0), n).index_axis(Axis(0), c))
-                        .and(&weights)
-                        .for_each(|a, &y, &w| *a += y * w);
-                }
-                Zip::from(weight_sum.slice_each_axis_mut(region))
+    let workers = rayon::current_num_threads().clamp(1, groups.len().max(1));
+    let mut add = |group: &[[usize; 3]], out: Array5<f32>| {
+        let classes = out.shape()[1];
+        let acc = acc.get_or_insert_with(|| {
+            Array4::<f32>::zeros((classes, padded[0], padded[1], padded[2]))
+        });
+        for (n, st) in group.iter().enumerate() {
+            let region = |ax: ndarray::AxisDescription| {
+                Slice::from(
+                    st[ax.axis.index()]..st[ax.axis.index()] + window.patch[ax.axis.index()],
+                )
+            };
+            for c in 0..classes {
+                Zip::from(acc.index_axis_mut(Axis(0), c).slice_each_axis_mut(region))
+                    .and(out.index_axis(Axis(0), n).index_axis(Axis(0), c))
                     .and(&weights)
-                    .for_each(|s, &w| *s += w);
+                    .for_each(|a, &y, &w| *a += y * w);
             }
-            done += 1;
-            progress(done, batches);
+            Zip::from(weight_sum.slice_each_axis_mut(region))
+                .and(&weights)
+                .for_each(|s, &w| *s += w);
         }
+    };
+    if workers <= 1 {
+        for (b, group) in groups.iter().enumerate() {
+            let out = run_batch(group)?;
+            add(group, out);
+            progress(b + 1, batches);
+        }
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<(usize, Result<Array5<f32>, InferError>)>(workers);
+        std::thread::scope(|scope| -> Result<(), InferError> {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (next, groups, run_batch) = (&next, &groups, &run_batch);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= groups.len() {
+                        break;
+                    }
+                    // A failed send means the receiver gave up on an error: stop.
+                    let result = crate::backend::serial(|| run_batch(groups[i]));
+                    if tx.send((i, result)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            let mut pending = std::collections::BTreeMap::new();
+            let mut done = 0;
+            for (i, result) in rx {
+                pending.insert(i, result?);
+                while let Some(out) = pending.remove(&done) {
+                    add(groups[done], out);
+                    done += 1;
+                    progress(done, batches);
+                }
+            }
+            Ok(())
+        })?;
     }
     let Some(mut acc) = acc else {
         return Err(InferError::Run("the volume gave no patch".into()));
