@@ -99,15 +99,15 @@ fn seg_error(reason: impl Into<String>) -> DicomError {
     }
 }
 
-fn text(tag: Tag, vr: VR, value: impl Into<String>) -> DataElement<InMemDicomObject> {
+pub(crate) fn text(tag: Tag, vr: VR, value: impl Into<String>) -> DataElement<InMemDicomObject> {
     DataElement::new(tag, vr, PrimitiveValue::from(value.into()))
 }
 
-fn sequence(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
+pub(crate) fn sequence(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
     DataElement::new(tag, VR::SQ, DataSetSequence::from(items))
 }
 
-fn code_item(code: &Code) -> InMemDicomObject {
+pub(crate) fn code_item(code: &Code) -> InMemDicomObject {
     let mut item = InMemDicomObject::new_empty();
     item.put(text(tags::CODE_VALUE, VR::SH, code.value.clone()));
     item.put(text(

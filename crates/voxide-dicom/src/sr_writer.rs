@@ -8,12 +8,12 @@
 //! highdicom's `MeasurementReport` writes, so highdicom, dcmqi and OHIF read it.
 
 use dicom_core::value::DataSetSequence;
-use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
 use crate::seg::{Code, SEGMENTATION_STORAGE};
-use crate::seg_writer::{new_uid, WrittenSeg};
+use crate::seg_writer::{code_item, new_uid, sequence, text, WrittenSeg};
 use crate::series::DicomVolume;
 use crate::{DicomError, EXPLICIT_VR_LE};
 
@@ -84,26 +84,6 @@ fn sr_error(reason: impl Into<String>) -> DicomError {
         path: "<new structured report>".into(),
         reason: reason.into(),
     }
-}
-
-fn text(tag: Tag, vr: VR, value: impl Into<String>) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, vr, PrimitiveValue::from(value.into()))
-}
-
-fn sequence(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, VR::SQ, DataSetSequence::from(items))
-}
-
-fn code_item(code: &Code) -> InMemDicomObject {
-    let mut item = InMemDicomObject::new_empty();
-    item.put(text(tags::CODE_VALUE, VR::SH, code.value.clone()));
-    item.put(text(
-        tags::CODING_SCHEME_DESIGNATOR,
-        VR::SH,
-        code.scheme.clone(),
-    ));
-    item.put(text(tags::CODE_MEANING, VR::LO, code.meaning.clone()));
-    item
 }
 
 fn code(value: &str, scheme: &str, meaning: &str) -> Code {
@@ -261,6 +241,23 @@ fn header(
         ));
     }
     Ok((obj, sop_instance_uid, series_instance_uid))
+}
+
+/// `(SOP Class UID, SOP Instance UID)` of every slice of the source, each object once.
+fn source_instances(source: &DicomVolume) -> Vec<(String, String)> {
+    let class = source
+        .series
+        .sop_class_uid
+        .clone()
+        .unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.2".into());
+    let mut instances: Vec<(String, String)> = source
+        .slice_sop_instance_uids
+        .iter()
+        .map(|u| (class.clone(), u.clone()))
+        .collect();
+    // Frames of one multi-frame object repeat its UID, consecutively.
+    instances.dedup();
+    instances
 }
 
 /// Evidence: the instances the report's content refers to, grouped by series.
@@ -441,16 +438,7 @@ pub fn encode_segmentation_report(
         vec![measurements],
     );
     let study = crate::str_of(&obj, tags::STUDY_INSTANCE_UID).unwrap_or_default();
-    let source_class = series
-        .sop_class_uid
-        .clone()
-        .unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.2".into());
-    let mut source_instances: Vec<(String, String)> = source
-        .slice_sop_instance_uids
-        .iter()
-        .map(|u| (source_class.clone(), u.clone()))
-        .collect();
-    source_instances.dedup();
+    let source_instances = source_instances(source);
     obj.put(sequence(
         tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE,
         vec![evidence(
@@ -532,16 +520,7 @@ pub fn encode_classification_report(
         vec![measurements],
     );
     let study = crate::str_of(&obj, tags::STUDY_INSTANCE_UID).unwrap_or_default();
-    let source_class = series
-        .sop_class_uid
-        .clone()
-        .unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.2".into());
-    let mut source_instances: Vec<(String, String)> = source
-        .slice_sop_instance_uids
-        .iter()
-        .map(|u| (source_class.clone(), u.clone()))
-        .collect();
-    source_instances.dedup();
+    let source_instances = source_instances(source);
     obj.put(sequence(
         tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE,
         vec![evidence(

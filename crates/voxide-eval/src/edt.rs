@@ -107,7 +107,17 @@ impl PartialTransform {
                 any_feature,
             };
         }
-        binary_axis0(f, d, plane);
+        let mut along_k = vec![NO_FEATURE; f.len()];
+        column_distances(f, &mut along_k, plane);
+        d.par_iter_mut()
+            .zip(along_k.par_iter())
+            .for_each(|(o, &n)| {
+                *o = if n == NO_FEATURE {
+                    f64::INFINITY
+                } else {
+                    f64::from(n)
+                };
+            });
         // Axis 1: lower envelopes along j on the squared axis-0 distances, one k-plane per task.
         // Each j-lane is gathered into a contiguous buffer (squaring on the way); the plane stays
         // in cache meanwhile.
@@ -399,46 +409,6 @@ fn column_distances(f: &[bool], d: &mut [u32], plane: usize) {
                 let (here, after) = parts.split_at_mut(k + 1);
                 for (o, &n) in here[k].iter_mut().zip(after[0].iter()) {
                     *o = (*o).min(n.saturating_add(1));
-                }
-            }
-        });
-}
-
-/// Index distance along axis 0 to the nearest feature, for every voxel of a standard-layout
-/// volume whose k-planes have `plane` voxels: a forward and a backward sweep over whole planes,
-/// blocks of columns in parallel.
-fn binary_axis0(f: &[bool], d: &mut [f64], plane: usize) {
-    const BLOCK: usize = 4096;
-    let nk = f.len() / plane;
-    // Each task owns one block of columns in every plane: split the planes into their blocks.
-    let mut blocks: Vec<Vec<&mut [f64]>> = (0..plane.div_ceil(BLOCK)).map(|_| Vec::new()).collect();
-    for p in d.chunks_mut(plane) {
-        for (b, part) in p.chunks_mut(BLOCK).enumerate() {
-            blocks[b].push(part);
-        }
-    }
-    blocks
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(b, mut parts)| {
-            let c0 = b * BLOCK;
-            for k in 0..nk {
-                let fk = &f[k * plane + c0..][..parts[k].len()];
-                if k == 0 {
-                    for (o, &x) in parts[0].iter_mut().zip(fk) {
-                        *o = if x { 0.0 } else { f64::INFINITY };
-                    }
-                } else {
-                    let (before, here) = parts.split_at_mut(k);
-                    for ((o, &x), &p) in here[0].iter_mut().zip(fk).zip(before[k - 1].iter()) {
-                        *o = if x { 0.0 } else { p + 1.0 };
-                    }
-                }
-            }
-            for k in (0..nk.saturating_sub(1)).rev() {
-                let (here, after) = parts.split_at_mut(k + 1);
-                for (o, &n) in here[k].iter_mut().zip(after[0].iter()) {
-                    *o = o.min(n + 1.0);
                 }
             }
         });

@@ -471,23 +471,7 @@ fn classification_grid(source: &Geometry, m: &Manifest) -> Result<Geometry, Infe
         Some([d, h, w]) => [w, h, d],
         None => {
             // Stretch: the source's extent along each new axis over the patch.
-            let mut lo = [f64::INFINITY; 3];
-            let mut hi = [f64::NEG_INFINITY; 3];
-            for corner in 0..8 {
-                let index = [0, 1, 2].map(|a| {
-                    if corner >> a & 1 == 0 {
-                        -0.5
-                    } else {
-                        size[a] as f64 - 0.5
-                    }
-                });
-                let p = source.index_to_physical(index);
-                for c in 0..3 {
-                    let t: f64 = (0..3).map(|r| p[r] * dir[r][c]).sum();
-                    lo[c] = lo[c].min(t);
-                    hi[c] = hi[c].max(t);
-                }
-            }
+            let (lo, hi) = orientation::extent_along(source, &dir);
             [0, 1, 2].map(|c| (hi[c] - lo[c]) / patch[c] as f64)
         }
     };

@@ -40,6 +40,30 @@ fn column(m: &Mat3, c: usize) -> [f64; 3] {
     [m[0][c], m[1][c], m[2][c]]
 }
 
+/// The source's extent (voxel boundaries, mm) along each axis (column) of `dir`: the lowest
+/// and highest projection of its eight corners.
+pub fn extent_along(source: &Geometry, dir: &Mat3) -> ([f64; 3], [f64; 3]) {
+    let size = source.size();
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for corner in 0..8 {
+        let index = [0, 1, 2].map(|a| {
+            if corner >> a & 1 == 0 {
+                -0.5
+            } else {
+                size[a] as f64 - 0.5
+            }
+        });
+        let p = source.index_to_physical(index);
+        for c in 0..3 {
+            let t = dot(p, column(dir, c));
+            lo[c] = lo[c].min(t);
+            hi[c] = hi[c].max(t);
+        }
+    }
+    (lo, hi)
+}
+
 /// The grid the model sees for an image on `source`: the same physical extent, in the
 /// `orientation` (letters, see [`direction_from_code`]) and at `spacing_dhw` (mm along D, H, W,
 /// i.e. k, j, i). `None` when neither is asked for or the result is `source` itself (then the
@@ -73,25 +97,7 @@ pub fn model_grid(
             src_spacing[best]
         }),
     };
-    // The source's extent (voxel boundaries) in the target axes.
-    let size = source.size();
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for corner in 0..8 {
-        let index = [0, 1, 2].map(|a| {
-            if corner >> a & 1 == 0 {
-                -0.5
-            } else {
-                size[a] as f64 - 0.5
-            }
-        });
-        let p = source.index_to_physical(index);
-        for c in 0..3 {
-            let t = dot(p, column(&dir, c));
-            lo[c] = lo[c].min(t);
-            hi[c] = hi[c].max(t);
-        }
-    }
+    let (lo, hi) = extent_along(source, &dir);
     let mut new_size = [0usize; 3];
     let mut offset = [0.0; 3];
     for c in 0..3 {
