@@ -24,6 +24,7 @@
 //! Identical re-sends are no-ops; the same SOP Instance UID with other bytes is refused or
 //! replaces the stored one, as [`ConflictPolicy`] says, and is always logged.
 
+pub mod jobs;
 mod parse;
 pub mod query;
 
@@ -40,6 +41,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
+pub use jobs::{Job, JobState, NewJob, SeriesArrival, SeriesSummary};
 pub use parse::check_uid;
 pub use query::{Attribute, Level, Query, Record, Value};
 
@@ -217,9 +219,10 @@ pub struct Store {
     partial_writes_removed: usize,
 }
 
-/// Version 2 added the computed study and series attributes (counts, modalities in study).
-/// Kept in step with the `PRAGMA user_version = 2` written in [`Store::open`].
-const SCHEMA_VERSION: i64 = 2;
+/// Version 2 added the computed study and series attributes (counts, modalities in study);
+/// version 3 the jobs and series arrivals (new tables and a trigger only, created by
+/// [`SCHEMA`]). Kept in step with the `PRAGMA user_version` written in [`Store::open`].
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS patients (
@@ -287,6 +290,34 @@ CREATE TRIGGER IF NOT EXISTS instance_counts AFTER INSERT ON instances BEGIN
         WHERE pk = (SELECT study_pk FROM series WHERE pk = NEW.series_pk);
 END;
 CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
+-- Background jobs (model runs): see jobs.rs.
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    step TEXT,
+    result TEXT,
+    error TEXT,
+    log TEXT NOT NULL DEFAULT '',
+    trigger_ TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
+-- When each series last received a new instance, until a rule checker takes it.
+CREATE TABLE IF NOT EXISTS series_arrivals (
+    series_pk INTEGER PRIMARY KEY,
+    last_arrival TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS series_arrivals_time ON series_arrivals(last_arrival);
+CREATE TRIGGER IF NOT EXISTS series_arrival AFTER INSERT ON instances BEGIN
+    INSERT INTO series_arrivals (series_pk, last_arrival) VALUES (NEW.series_pk, NEW.received_at)
+        ON CONFLICT(series_pk) DO UPDATE SET last_arrival = excluded.last_arrival;
+END;
 "#;
 
 /// From version 1: the computed columns, filled from what is stored.
@@ -618,7 +649,7 @@ impl Store {
             tx.commit().await?;
         }
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        sqlx::raw_sql("PRAGMA user_version = 2")
+        sqlx::raw_sql("PRAGMA user_version = 3")
             .execute(&pool)
             .await?;
         let objects = LocalFileSystem::new_with_prefix(&objects_dir)?

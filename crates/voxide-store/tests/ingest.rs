@@ -281,3 +281,142 @@ async fn the_data_folder_has_one_owner_and_staged_leftovers_are_removed_on_open(
     assert_eq!(object_files(tmp.path()), 1);
     assert!(store.check(true, false).await.unwrap().is_consistent());
 }
+
+#[tokio::test]
+async fn jobs_run_in_order_and_survive_a_restart() {
+    use voxide_store::{JobState, NewJob};
+    let dir = tempfile::tempdir().unwrap();
+    let job = |n: u32| NewJob {
+        kind: "model-run".into(),
+        params: format!("{{\"n\":{n}}}"),
+        trigger: "api".into(),
+    };
+    {
+        let store = open(dir.path(), ConflictPolicy::Reject).await;
+        let a = store.enqueue_job(&job(1)).await.unwrap();
+        let b = store.enqueue_job(&job(2)).await.unwrap();
+        let c = store.enqueue_job(&job(3)).await.unwrap();
+        assert_eq!(a.state, JobState::Queued);
+        assert!(a.log.contains("queued by api"), "{}", a.log);
+        assert!(store.claim_job(&["other"]).await.unwrap().is_none());
+        let first = store.claim_job(&["model-run"]).await.unwrap().unwrap();
+        assert_eq!(
+            (first.id, first.state, first.attempts),
+            (a.id, JobState::Running, 1)
+        );
+        store.job_progress(a.id, 0.5, "inferring").await.unwrap();
+        store.job_log(a.id, "two\nlines").await.unwrap();
+        let now = store.job(a.id).await.unwrap().unwrap();
+        assert_eq!(
+            (now.progress, now.step.as_deref()),
+            (0.5, Some("inferring"))
+        );
+        assert!(now.log.contains(" two | lines\n"), "{}", now.log);
+        store.finish_job(a.id, Ok("{\"ok\":true}")).await.unwrap();
+        let done = store.job(a.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.progress), (JobState::Succeeded, 1.0));
+        assert_eq!(done.result.as_deref(), Some("{\"ok\":true}"));
+        assert!(done.finished_at.is_some());
+        // A queued job can be canceled; a running one is left alone.
+        let canceled = store.cancel_job(c.id).await.unwrap().unwrap();
+        assert_eq!(canceled.state, JobState::Canceled);
+        let second = store.claim_job(&["model-run"]).await.unwrap().unwrap();
+        assert_eq!(second.id, b.id);
+        assert_eq!(
+            store.cancel_job(b.id).await.unwrap().unwrap().state,
+            JobState::Running
+        );
+        assert!(store.claim_job(&["model-run"]).await.unwrap().is_none());
+        assert!(store.cancel_job(999).await.unwrap().is_none());
+        // The store is dropped with job b running: a crash, as far as the index can tell.
+    }
+    let store = open(dir.path(), ConflictPolicy::Reject).await;
+    assert_eq!(store.requeue_interrupted_jobs(3).await.unwrap(), (1, 0));
+    let b = store.job(2).await.unwrap().unwrap();
+    assert_eq!((b.state, b.progress), (JobState::Queued, 0.0));
+    assert!(b.log.contains("queued again"), "{}", b.log);
+    let again = store.claim_job(&["model-run"]).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (2, 2));
+    // Interrupted as often as allowed: it fails instead of running forever.
+    assert_eq!(store.requeue_interrupted_jobs(2).await.unwrap(), (0, 1));
+    let b = store.job(2).await.unwrap().unwrap();
+    assert_eq!(b.state, JobState::Failed);
+    assert!(b.error.unwrap().contains("interrupted 2 times"));
+    store.finish_job(2, Err("late")).await.unwrap();
+    assert_eq!(store.job(2).await.unwrap().unwrap().state, JobState::Failed);
+    let listed = store.jobs(None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), [3, 2, 1]);
+    let failed = store.jobs(Some(JobState::Failed), 10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+}
+
+#[tokio::test]
+async fn a_series_is_stable_once_instances_stop_arriving_and_is_taken_once() {
+    use voxide_store::NewJob;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), ConflictPolicy::Reject).await;
+    let ct: Vec<PathBuf> = sts_files()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("STS_001/CT/"))
+        .take(3)
+        .collect();
+    assert_eq!(ct.len(), 3);
+    let mut series = String::new();
+    for p in &ct[..2] {
+        series = store
+            .ingest(std::fs::read(p).unwrap())
+            .await
+            .unwrap()
+            .series_instance_uid;
+    }
+    let long = std::time::Duration::from_secs(3600);
+    assert!(store.stable_series(long, 10).await.unwrap().is_empty());
+    let stable = store
+        .stable_series(std::time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(stable.len(), 1);
+    let arrival = &stable[0];
+    assert_eq!(arrival.series_instance_uid, series);
+    assert_eq!(
+        (arrival.modality.as_deref(), arrival.instances),
+        (Some("CT"), 2)
+    );
+    // Another instance arrives after the listing: the series is not stable after all.
+    store.ingest(std::fs::read(&ct[2]).unwrap()).await.unwrap();
+    let job = NewJob {
+        kind: "model-run".into(),
+        params: "{}".into(),
+        trigger: "rule:r".into(),
+    };
+    assert!(store
+        .take_arrival(arrival, std::slice::from_ref(&job))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.jobs(None, 10).await.unwrap().is_empty());
+    let stable = store
+        .stable_series(std::time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(stable[0].instances, 3);
+    let queued = store.take_arrival(&stable[0], &[job]).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].trigger, "rule:r");
+    assert!(store
+        .stable_series(std::time::Duration::ZERO, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // A re-sent (duplicate) instance is not an arrival.
+    store.ingest(std::fs::read(&ct[0]).unwrap()).await.unwrap();
+    assert!(store
+        .stable_series(std::time::Duration::ZERO, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let summary = store.series_summary(&series).await.unwrap().unwrap();
+    assert_eq!(summary.instances, 3);
+    assert_eq!(store.series_instances(&series).await.unwrap().len(), 3);
+    assert!(store.series_summary("1.2.3").await.unwrap().is_none());
+}
