@@ -49,7 +49,7 @@ pub const MANIFEST_FILE: &str = "voxide-model.toml";
 pub const MODEL_FILE: &str = "model.onnx";
 
 /// What the model predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     /// A class per voxel (or overlapping channels with a sigmoid).
@@ -61,7 +61,7 @@ pub enum Task {
 }
 
 /// A parsed and checked `voxide-model.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Registry name: letters, digits, `-`, `_`, `.`.
@@ -86,7 +86,7 @@ pub struct Manifest {
 }
 
 /// Which inputs the model accepts and the grid it expects.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// DICOM Modality the model is for (`CT`, `MR`, `PT`, ...); DICOM inputs of another
@@ -127,7 +127,7 @@ impl Default for InputSpec {
 }
 
 /// Intensity preprocessing, applied on the model's grid.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Preprocessing {
     /// Values as they are.
@@ -149,7 +149,7 @@ pub enum Preprocessing {
 }
 
 /// Sliding-window settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InferenceSpec {
     /// Patch size along D, H, W (the model's input is fixed to it).
@@ -178,7 +178,7 @@ fn eighth() -> f64 {
 }
 
 /// How network outputs become probabilities and labels.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     #[serde(default)]
@@ -210,7 +210,7 @@ impl Default for OutputSpec {
 }
 
 /// The activation on the class axis.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// Mutually exclusive classes; channel `c` is label value `c` (channel 0 background).
@@ -223,7 +223,7 @@ pub enum Activation {
 }
 
 /// A coded concept (SNOMED CT by default), as DICOM SEG and SR need.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Code {
     pub code: String,
@@ -238,7 +238,7 @@ fn sct() -> String {
 }
 
 /// One output class.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabelSpec {
     /// Label value in the label map (segmentation) or class index (classification).

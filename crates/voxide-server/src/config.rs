@@ -42,6 +42,67 @@ pub struct ServerConfig {
     pub cors: CorsConfig,
     /// Remote DICOM nodes C-MOVE can send to, by AE title.
     pub remote_aes: BTreeMap<String, RemoteAe>,
+    /// AI model runs: how many at once, and the rules that start them when series arrive.
+    pub inference: InferenceConfig,
+}
+
+/// Model runs (`POST /api/models/{name}/runs` and arrival rules). Models are the ones
+/// registered in `<data_dir>/models` (`voxide model add --data-dir ...`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferenceConfig {
+    /// Model runs executed at once; further runs wait in the queue. 0 pauses all runs.
+    pub max_concurrent_runs: usize,
+    /// A series counts as complete for arrival rules once no new instance of it has arrived
+    /// for this many seconds (Orthanc's "stable age").
+    pub stable_age_seconds: f64,
+    /// How many times a run interrupted by a server stop or crash is started again before it
+    /// is marked failed.
+    pub max_attempts: u32,
+    /// Arrival rules: run `model` on every complete series that matches.
+    pub rules: Vec<ArrivalRule>,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_runs: 1,
+            stable_age_seconds: 60.0,
+            max_attempts: 3,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// Runs a model on each arriving series that matches both this rule and the model manifest's
+/// own input filter. Unset fields match anything.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalRule {
+    /// Names the rule in jobs (`rule:<name>`) and logs.
+    pub name: String,
+    /// The registered model to run.
+    pub model: String,
+    /// DICOM Modality, compared case-insensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<String>,
+    /// Body Part Examined: a case-insensitive glob (`CHEST*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_part: Option<String>,
+    /// Series Description: a case-insensitive glob (`*lung*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_description: Option<String>,
+}
+
+impl ArrivalRule {
+    /// The rule's own series filter.
+    pub fn filter(&self) -> voxide_ai::SeriesFilter {
+        voxide_ai::SeriesFilter {
+            modality: self.modality.clone(),
+            body_part: self.body_part.clone(),
+            series_description: self.series_description.clone(),
+        }
+    }
 }
 
 /// CORS settings.
@@ -76,6 +137,7 @@ impl Default for ServerConfig {
             max_pdu_length: 65_536,
             cors: CorsConfig::default(),
             remote_aes: BTreeMap::new(),
+            inference: InferenceConfig::default(),
         }
     }
 }
@@ -130,6 +192,25 @@ impl ServerConfig {
                 ));
             }
         }
+        let inference = &self.inference;
+        if !(inference.stable_age_seconds.is_finite() && inference.stable_age_seconds >= 0.0) {
+            return Err("inference.stable_age_seconds must be 0 or more".into());
+        }
+        if inference.max_attempts == 0 {
+            return Err("inference.max_attempts must be at least 1".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for rule in &inference.rules {
+            if rule.name.trim().is_empty() || rule.model.trim().is_empty() {
+                return Err("every [[inference.rules]] needs a name and a model".into());
+            }
+            if !names.insert(rule.name.as_str()) {
+                return Err(format!(
+                    "two inference rules are named '{}'; rule names must be unique",
+                    rule.name
+                ));
+            }
+        }
         if let Some(url) = &self.public_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(format!(
@@ -160,5 +241,23 @@ mod tests {
         assert!(e.contains("ae_titel"), "{e}");
         assert!(ServerConfig::from_toml("ae_title = \"MUCH_TOO_LONG_AE_TITLE\"").is_err());
         assert!(ServerConfig::from_toml("on_conflict = \"maybe\"").is_err());
+        let c = ServerConfig::from_toml(
+            "[inference]\nmax_concurrent_runs = 2\n[[inference.rules]]\nname = \"lungs\"\nmodel = \"lung-seg\"\nmodality = \"CT\"\nseries_description = \"*lung*\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.inference.max_concurrent_runs, 2);
+        assert_eq!(
+            c.inference.rules[0].filter().modality.as_deref(),
+            Some("CT")
+        );
+        assert_eq!(ServerConfig::from_toml(&c.to_toml()).unwrap(), c);
+        let twice = "[[inference.rules]]\nname = \"a\"\nmodel = \"m\"\n[[inference.rules]]\nname = \"a\"\nmodel = \"n\"\n";
+        assert!(ServerConfig::from_toml(twice)
+            .unwrap_err()
+            .contains("unique"));
+        assert!(ServerConfig::from_toml(
+            "[[inference.rules]]\nname = \"a\"\nmodel = \"m\"\nmodalty = \"CT\"\n"
+        )
+        .is_err());
     }
 }

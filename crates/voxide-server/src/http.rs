@@ -1,5 +1,6 @@
 //! The HTTP side: DICOMweb under `/dicom-web`, WADO-URI at `/wado`, `/healthz`, `/metrics`.
 
+mod api;
 mod qido;
 mod stow;
 mod wado;
@@ -11,7 +12,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use voxide_store::StoreError;
@@ -174,6 +175,13 @@ pub(crate) fn router(state: Shared) -> Router {
     let mut app = Router::new()
         .nest("/dicom-web", dicomweb)
         .route("/wado", get(wado::wado_uri))
+        .route("/api/models", get(api::models))
+        .route("/api/models/{name}", get(api::model))
+        .route("/api/models/{name}/runs", post(api::create_run))
+        .route("/api/jobs", get(api::list_jobs))
+        .route("/api/jobs/{id}", get(api::job))
+        .route("/api/jobs/{id}/cancel", post(api::cancel_job))
+        .route("/api/rules", get(api::rules))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -260,7 +268,7 @@ async fn metrics(State(state): State<Shared>) -> ApiResult<Response> {
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!(
-        "no such resource: {}; DICOMweb lives under /dicom-web (studies, series, instances)",
+        "no such resource: {}; DICOMweb lives under /dicom-web (studies, series, instances), voxide's API under /api (models, jobs, rules)",
         uri.path()
     ))
 }

@@ -7,6 +7,9 @@
 //!   frames, bulk data, rendered images, thumbnails), and WADO-URI at `/wado`;
 //! - **DIMSE** (PS3.7): C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET service class providers on the
 //!   DICOM port, through `dicom-ul` associations;
+//! - voxide's JSON API under `/api`: registered models, model runs as persistent jobs
+//!   (`POST /api/models/{name}/runs`, `GET /api/jobs/{id}`), arrival rules that queue runs
+//!   when a matching series is complete (see `jobs`);
 //! - `/healthz` and a Prometheus `/metrics` endpoint.
 //!
 //! Every way an instance arrives goes through [`voxide_store::Store::ingest`], the single ingest
@@ -20,13 +23,14 @@ mod config;
 mod dicomjson;
 mod dimse;
 mod http;
+mod jobs;
 mod metrics;
 mod render;
 
 use std::future::Future;
 use std::sync::Arc;
 
-pub use config::{CorsConfig, RemoteAe, ServerConfig};
+pub use config::{ArrivalRule, CorsConfig, InferenceConfig, RemoteAe, ServerConfig};
 pub use dimse::scu;
 pub use metrics::Metrics;
 use voxide_store::{Store, StoreConfig, StoreError};
@@ -55,6 +59,8 @@ pub struct AppState {
     pub store: Store,
     pub config: ServerConfig,
     pub metrics: Metrics,
+    /// Wakes idle model-run runners when a run is queued.
+    pub job_wakeup: tokio::sync::Notify,
 }
 
 /// Validates the configuration and opens the store: the state every handler shares.
@@ -77,6 +83,7 @@ pub async fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
         store,
         config,
         metrics: Metrics::default(),
+        job_wakeup: tokio::sync::Notify::new(),
     }))
 }
 
@@ -121,6 +128,7 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
 
+    let job_tasks = jobs::start(state.clone(), stop_rx.clone()).await?;
     let dimse_task = dicom_listener.map(|listener| {
         let state = state.clone();
         let stop = stop_rx.clone();
@@ -140,6 +148,10 @@ pub async fn run(
     if let Some(task) = dimse_task {
         task.await
             .map_err(|e| ServerError::Dimse(format!("DICOM listener task: {e}")))??;
+    }
+    for task in job_tasks {
+        // Runners return at once on stop; a run in progress is left to be queued again.
+        let _ = task.await;
     }
     tracing::info!("stopped");
     Ok(())

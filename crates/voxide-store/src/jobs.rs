@@ -53,9 +53,11 @@ impl std::str::FromStr for JobState {
             "succeeded" => Self::Succeeded,
             "failed" => Self::Failed,
             "canceled" => Self::Canceled,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown job state '{other}': use queued, running, succeeded, failed or canceled"
-            )),
+            ))
+            }
         })
     }
 }

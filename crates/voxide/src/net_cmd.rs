@@ -51,11 +51,16 @@ pub fn serve(o: ServeOverrides) -> Result<()> {
         print!("{}", config.to_toml());
         return Ok(());
     }
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async move {
         voxide_server::run(config, shutdown_signal())
             .await
             .context("the server stopped with an error")
-    })
+    });
+    // A model run still inferring on a blocking thread is not waited for: its job stays
+    // `running` in the index and is queued again at the next start.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 /// Ctrl-C or SIGTERM.

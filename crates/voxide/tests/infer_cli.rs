@@ -7,8 +7,13 @@
 //! exactly where HU > 150.5 (bone). Every voxel of the result can then be checked against the
 //! CT itself.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Server;
 
 use prost::Message;
 use voxide_infer::backend::tract_pb as pb;
@@ -103,6 +108,10 @@ fn two_class_onnx() -> Vec<u8> {
 }
 
 fn package(dir: &Path, modality: &str) -> PathBuf {
+    package_named(dir, "bone", modality)
+}
+
+fn package_named(dir: &Path, name: &str, modality: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let onnx = two_class_onnx();
     std::fs::write(dir.join("model.onnx"), &onnx).unwrap();
@@ -111,7 +120,7 @@ fn package(dir: &Path, modality: &str) -> PathBuf {
         dir.join("voxide-model.toml"),
         format!(
             r#"
-name = "bone"
+name = "{name}"
 version = "1.0"
 task = "segmentation"
 weights_sha256 = "{sha}"
@@ -357,4 +366,287 @@ fn model_registry_commands() {
     run_ok(&mut reg(&["remove", "bone"]));
     let listed = run_ok(&mut reg(&["list"]));
     assert!(listed.contains("no model registered"), "{listed}");
+}
+
+/// Waits until job `id` has ended; returns it.
+fn wait_for_job(server: &Server, id: i64) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let (status, job) = server.get_json(&format!("/api/jobs/{id}"));
+        assert_eq!(status, 200, "{job}");
+        if ["succeeded", "failed", "canceled"].contains(&job["state"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "job {id} did not end: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Fetches a stored instance as a DICOM file (WADO-URI).
+fn fetch_instance(server: &Server, stored: &serde_json::Value, to: &Path) {
+    let (status, body) = server.request(
+        "GET",
+        &format!(
+            "/wado?requestType=WADO&studyUID={}&seriesUID={}&objectUID={}&contentType=application/dicom",
+            stored["study_instance_uid"].as_str().unwrap(),
+            stored["series_instance_uid"].as_str().unwrap(),
+            stored["sop_instance_uid"].as_str().unwrap()
+        ),
+        "",
+        &[],
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    std::fs::write(to, body).unwrap();
+}
+
+#[test]
+fn the_server_runs_models_on_arrival_and_on_request_and_stores_seg_and_sr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (name, modality) in [("bone", "CT"), ("bone-mr", "MR")] {
+        let pkg = package_named(&tmp.path().join(name), name, modality);
+        run_ok(
+            voxide()
+                .args(["model", "add"])
+                .arg(&pkg)
+                .arg("--data-dir")
+                .arg(&data),
+        );
+    }
+    let config = "[inference]\nmax_concurrent_runs = 1\nstable_age_seconds = 1\n\
+                  [[inference.rules]]\nname = \"bone-on-ct\"\nmodel = \"bone\"\nmodality = \"CT\"\n\
+                  [[inference.rules]]\nname = \"never\"\nmodel = \"bone\"\nseries_description = \"*no such series*\"\n";
+    let server = Server::start(&data, config);
+    let (status, models) = server.get_json("/api/models");
+    assert_eq!(status, 200);
+    assert_eq!(models.as_array().unwrap().len(), 2, "{models}");
+    assert_eq!(models[0]["name"], "bone");
+    assert_eq!(models[0]["labels"][0]["property"]["code"], "272673000");
+    let (status, rules) = server.get_json("/api/rules");
+    assert_eq!(
+        (status, rules["rules"][0]["name"].as_str()),
+        (200, Some("bone-on-ct"))
+    );
+
+    // The CT series arrives over DICOM; once no instance has come for a second, the rule
+    // queues a run of `bone` on it (and only that rule: the other's description does not match).
+    run_ok(
+        voxide()
+            .arg("send")
+            .arg(ct_series())
+            .arg("--to")
+            .arg(format!("VOXIDE@127.0.0.1:{}", server.dicom)),
+    );
+    let start = Instant::now();
+    let triggered = loop {
+        let (_, jobs) = server.get_json("/api/jobs");
+        if let Some(job) = jobs.as_array().unwrap().first() {
+            break job.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no run was queued"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(triggered["trigger"], "rule:bone-on-ct");
+    let series_uid = triggered["params"]["series_instance_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_rule = wait_for_job(&server, triggered["id"].as_i64().unwrap());
+    assert_eq!(by_rule["state"], "succeeded", "{by_rule}");
+    assert_eq!(by_rule["progress"], 1.0);
+    let log = by_rule["log"].as_array().unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.as_str().unwrap().contains("stored SEG")),
+        "{by_rule}"
+    );
+
+    // The same through the API, on request.
+    let (status, job) = server.post_json(
+        "/api/models/bone/runs",
+        &format!("{{\"series_instance_uid\": \"{series_uid}\"}}"),
+    );
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(
+        (job["state"].as_str(), job["trigger"].as_str()),
+        (Some("queued"), Some("api"))
+    );
+    let by_api = wait_for_job(&server, job["id"].as_i64().unwrap());
+    assert_eq!(by_api["state"], "succeeded", "{by_api}");
+
+    // Both runs found the same bone as the command line does on the same series.
+    let out = tmp.path().join("cli");
+    run_ok(
+        voxide()
+            .args(["infer", "--model"])
+            .arg(tmp.path().join("bone"))
+            .arg("--input")
+            .arg(ct_series())
+            .arg("--output")
+            .arg(&out),
+    );
+    let cli: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    for run in [&by_rule, &by_api] {
+        let result = &run["result"];
+        assert_eq!(result["segments"], cli["segments"], "{run}");
+        assert_eq!(result["input"]["series_instance_uid"], series_uid.as_str());
+        assert_eq!(result["dicom_seg"]["stored"], true);
+        assert_eq!(result["dicom_sr"]["stored"], true);
+    }
+    // The results are in the store: two SEG and two SR series in the CT's study; the SEGs did
+    // not trigger runs of their own.
+    let study = by_api["result"]["input"]["study_instance_uid"]
+        .as_str()
+        .unwrap();
+    let (status, body) = server.get(&format!("/dicom-web/studies/{study}/series?Modality=SEG"));
+    assert_eq!(status, 200);
+    let segs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(segs.as_array().unwrap().len(), 2, "{segs}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let (_, jobs) = server.get_json("/api/jobs");
+    assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs}");
+
+    // The stored SEG, fetched back, maps onto the source CT exactly (highdicom).
+    let seg_path = tmp.path().join("stored-seg.dcm");
+    fetch_instance(&server, &by_api["result"]["dicom_seg"], &seg_path);
+    let check = Command::new(python())
+        .arg(voxide_testdata::workspace_root().join("scripts/ref/check_seg.py"))
+        .arg(&seg_path)
+        .arg(ct_series())
+        .arg("150.5")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check_seg.py: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["equal"], true, "{report}");
+    assert_eq!(report["labelled"], cli["segments"][0]["voxels"]);
+    let sr_path = tmp.path().join("stored-sr.dcm");
+    fetch_instance(&server, &by_api["result"]["dicom_sr"], &sr_path);
+    let check = Command::new(python())
+        .arg(voxide_testdata::workspace_root().join("scripts/ref/check_sr.py"))
+        .arg(&sr_path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check_sr.py: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let sr: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(
+        sr["groups"][0]["seg_sop_instance_uid"],
+        by_api["result"]["dicom_seg"]["sop_instance_uid"]
+    );
+
+    // Refused before anything is queued, with what to fix.
+    let (status, e) = server.post_json(
+        "/api/models/bone-mr/runs",
+        &format!("{{\"series_instance_uid\": \"{series_uid}\"}}"),
+    );
+    assert_eq!(status, 422, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("for MR images; this series is CT"),
+        "{e}"
+    );
+    let (status, e) = server.post_json(
+        "/api/models/lungs/runs",
+        &format!("{{\"series_instance_uid\": \"{series_uid}\"}}"),
+    );
+    assert_eq!(status, 404, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("voxide model add"),
+        "{e}"
+    );
+    let (status, e) = server.post_json(
+        "/api/models/bone/runs",
+        "{\"series_instance_uid\": \"1.2.3\"}",
+    );
+    assert_eq!(status, 404, "{e}");
+    let (status, e) = server.post_json("/api/models/bone/runs", "{\"series\": \"1.2.3\"}");
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("series_instance_uid"),
+        "{e}"
+    );
+    let (status, _) = server.get_json("/api/jobs?state=done");
+    assert_eq!(status, 400);
+    let (status, e) = server.post_json(&format!("/api/jobs/{}/cancel", by_api["id"]), "");
+    assert_eq!(status, 409, "{e}");
+    let (_, jobs) = server.get_json("/api/jobs");
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        2,
+        "nothing queued by refused requests"
+    );
+}
+
+#[test]
+fn queued_runs_survive_a_killed_server_and_run_after_the_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pkg = package(&tmp.path().join("bone"), "CT");
+    run_ok(
+        voxide()
+            .args(["model", "add"])
+            .arg(&pkg)
+            .arg("--data-dir")
+            .arg(&data),
+    );
+    // Runs paused: what is queued stays queued.
+    let mut server = Server::start(&data, "[inference]\nmax_concurrent_runs = 0\n");
+    run_ok(
+        voxide()
+            .arg("send")
+            .arg(ct_series())
+            .arg("--to")
+            .arg(format!("VOXIDE@127.0.0.1:{}", server.dicom)),
+    );
+    let (_, series) = server.get_json("/dicom-web/series?Modality=CT");
+    let series_uid = series[0]["0020000E"]["Value"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = format!("{{\"series_instance_uid\": \"{series_uid}\"}}");
+    let (status, first) = server.post_json("/api/models/bone/runs", &body);
+    assert_eq!(status, 202, "{first}");
+    let (_, second) = server.post_json("/api/models/bone/runs", &body);
+    let (_, third) = server.post_json("/api/models/bone/runs", &body);
+    let (status, canceled) = server.post_json(&format!("/api/jobs/{}/cancel", third["id"]), "");
+    assert_eq!(
+        (status, canceled["state"].as_str()),
+        (200, Some("canceled"))
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        server.get_json(&format!("/api/jobs/{}", first["id"])).1["state"],
+        "queued"
+    );
+    server.kill();
+
+    let server = Server::start(&data, "[inference]\nmax_concurrent_runs = 2\n");
+    for job in [&first, &second] {
+        let done = wait_for_job(&server, job["id"].as_i64().unwrap());
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(done["attempts"], 1);
+    }
+    assert_eq!(
+        server.get_json(&format!("/api/jobs/{}", third["id"])).1["state"],
+        "canceled"
+    );
+    let (_, segs) = server.get_json("/dicom-web/series?Modality=SEG");
+    assert_eq!(segs.as_array().unwrap().len(), 2, "{segs}");
 }

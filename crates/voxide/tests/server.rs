@@ -2,103 +2,17 @@
 //! movescu, getscu, storescp) and the Python `dicomweb-client` package, plus a kill -9 in the
 //! middle of an ingest. The clients are installed by `scripts/setup-test.sh`.
 
-use std::io::{Read, Write};
+mod common;
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{free_port, Server};
 
 fn data() -> PathBuf {
     voxide_testdata::data_dir()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `voxide serve`, killed when dropped.
-struct Server {
-    child: Child,
-    http: u16,
-    dicom: u16,
-}
-
-impl Server {
-    fn start(data_dir: &Path, extra_config: &str) -> Server {
-        Self::start_on(data_dir, extra_config, free_port(), free_port())
-    }
-
-    fn start_on(data_dir: &Path, extra_config: &str, http: u16, dicom: u16) -> Server {
-        let config = data_dir.with_extension("toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\nhttp = \"127.0.0.1:{http}\"\ndicom = \"127.0.0.1:{dicom}\"\nae_title = \"VOXIDE\"\n{extra_config}",
-                data_dir.to_str().unwrap()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_voxide"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start voxide serve");
-        let server = Server { child, http, dicom };
-        let start = Instant::now();
-        while server.get("/healthz").0 != 200 {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "voxide serve did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/dicom-web", self.http)
-    }
-
-    /// A plain HTTP/1.0 GET: (status, body).
-    fn get(&self, path: &str) -> (u16, String) {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.http)) else {
-            return (0, String::new());
-        };
-        let _ = write!(
-            s,
-            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nAccept: */*\r\n\r\n",
-            self.http
-        );
-        let mut response = Vec::new();
-        let _ = s.read_to_end(&mut response);
-        let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = text
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_string();
-        (status, body)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 fn run(program: &str, args: &[&str]) -> Output {

@@ -1,0 +1,136 @@
+//! Helpers shared by the tests that run `voxide serve`.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `voxide serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub http: u16,
+    pub dicom: u16,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path, extra_config: &str) -> Server {
+        Self::start_on(data_dir, extra_config, free_port(), free_port())
+    }
+
+    pub fn start_on(data_dir: &Path, extra_config: &str, http: u16, dicom: u16) -> Server {
+        let config = data_dir.with_extension("toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\nhttp = \"127.0.0.1:{http}\"\ndicom = \"127.0.0.1:{dicom}\"\nae_title = \"VOXIDE\"\n{extra_config}",
+                data_dir.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_voxide"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start voxide serve");
+        let server = Server { child, http, dicom };
+        let start = Instant::now();
+        while server.get("/healthz").0 != 200 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "voxide serve did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/dicom-web", self.http)
+    }
+
+    /// A plain HTTP/1.0 GET: (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let (status, body) = self.request("GET", path, "", &[]);
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// A GET answered with JSON.
+    pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.get(path);
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {path}: {status} {body:?} is not JSON: {e}"));
+        (status, json)
+    }
+
+    /// A POST of a JSON body answered with JSON.
+    pub fn post_json(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, answer) = self.request("POST", path, "application/json", body.as_bytes());
+        let json = serde_json::from_slice(&answer).unwrap_or_else(|e| {
+            panic!(
+                "POST {path}: {status} {:?} is not JSON: {e}",
+                String::from_utf8_lossy(&answer)
+            )
+        });
+        (status, json)
+    }
+
+    /// A plain HTTP/1.0 request: (status, body bytes).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.http)) else {
+            return (0, Vec::new());
+        };
+        let _ = write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nAccept: */*\r\nContent-Length: {}\r\n{}\r\n",
+            self.http,
+            body.len(),
+            if content_type.is_empty() {
+                String::new()
+            } else {
+                format!("Content-Type: {content_type}\r\n")
+            }
+        );
+        let _ = s.write_all(body);
+        let mut response = Vec::new();
+        let _ = s.read_to_end(&mut response);
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(response.len(), |p| p + 4);
+        let text = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (status, response[split..].to_vec())
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
