@@ -1,0 +1,31 @@
+//! # voxide-ledger
+//!
+//! The core of voxide's audit ledger: a tamper-evident, verifiable append-only log in the style
+//! of Certificate Transparency, not a home-made blockchain.
+//!
+//! - [`merkle`]: the RFC 9162 Merkle tree over the log's entries (leaf and node hashes with
+//!   their `0x00`/`0x01` prefixes), inclusion proofs (this entry is in the log) and consistency
+//!   proofs (the log of today extends the log of yesterday unchanged), with the RFC's
+//!   verification algorithms;
+//! - [`note`]: checkpoints (origin, size, root) signed with Ed25519 in the C2SP signed-note
+//!   format, which Go's `sumdb/note` and transparency-log tooling read.
+//!
+//! Pure: no IO. Storing entries, serving proofs and checkpoints over HTTP, and the
+//! `voxide ledger verify` command are built on it elsewhere.
+
+pub mod merkle;
+pub mod note;
+
+pub use merkle::{leaf_hash, node_hash, verify_consistency, verify_inclusion, Hash, Tree};
+pub use note::{Checkpoint, SigningKey, VerifierKey};
+
+/// Errors of the ledger; each says what failed to hold.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A proof does not verify, or cannot be made for the sizes asked.
+    #[error("proof: {0}")]
+    Proof(String),
+    /// A signed note, key or checkpoint is malformed or its signature does not hold.
+    #[error("signed note: {0}")]
+    Note(String),
+}
