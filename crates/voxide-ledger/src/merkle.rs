@@ -79,7 +79,7 @@ impl Tree {
         self.levels[0].push(leaf);
         let index = self.levels[0].len() as u64 - 1;
         let mut level = 0;
-        while self.levels[level].len() % 2 == 0 {
+        while self.levels[level].len().is_multiple_of(2) {
             let n = self.levels[level].len();
             let parent = node_hash(&self.levels[level][n - 2], &self.levels[level][n - 1]);
             if self.levels.len() == level + 1 {
@@ -128,7 +128,7 @@ impl Tree {
     /// starts at a multiple of the largest power of two not above its size, so its left part
     /// is always a stored complete subtree.
     fn mth(&self, start: u64, size: u64) -> Hash {
-        if size.is_power_of_two() && start % size == 0 {
+        if size.is_power_of_two() && start.is_multiple_of(size) {
             let level = size.trailing_zeros() as usize;
             return self.levels[level][(start >> level) as usize];
         }
