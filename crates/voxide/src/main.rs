@@ -224,7 +224,10 @@ enum EvalCommand {
 fn reexec_with_allocator_options() {
     use std::os::unix::process::CommandExt;
     const OPTION: &str = "MIMALLOC_PURGE_DELAY";
-    let delay = match std::env::args_os().nth(1).and_then(|a| a.into_string().ok()) {
+    let delay = match std::env::args_os()
+        .nth(1)
+        .and_then(|a| a.into_string().ok())
+    {
         Some(c) if c == "infer" => "-1",
         Some(c) if c == "serve" => "2000",
         _ => return,
