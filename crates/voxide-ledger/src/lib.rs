@@ -8,14 +8,22 @@
 //!   proofs (the log of today extends the log of yesterday unchanged), with the RFC's
 //!   verification algorithms;
 //! - [`note`]: checkpoints (origin, size, root) signed with Ed25519 in the C2SP signed-note
-//!   format, which Go's `sumdb/note` and transparency-log tooling read.
+//!   format, which Go's `sumdb/note` and transparency-log tooling read;
+//! - [`entry`]: what an entry records (actor, role, action, objects, outcome, content hash, the
+//!   patient as a keyed hash, never in clear);
+//! - [`log`]: the [`Ledger`] (append, checkpoint, proofs) and [`verify`], which recomputes
+//!   everything from the stored entries and checkpoints and names where trust ends.
 //!
 //! Pure: no IO. Storing entries, serving proofs and checkpoints over HTTP, and the
 //! `voxide ledger verify` command are built on it elsewhere.
 
+pub mod entry;
+pub mod log;
 pub mod merkle;
 pub mod note;
 
+pub use entry::{keyed_hash, Action, Entry, Outcome};
+pub use log::{verify, Ledger, VerifyReport};
 pub use merkle::{leaf_hash, node_hash, verify_consistency, verify_inclusion, Hash, Tree};
 pub use note::{Checkpoint, SigningKey, VerifierKey};
 
@@ -28,4 +36,10 @@ pub enum LedgerError {
     /// A signed note, key or checkpoint is malformed or its signature does not hold.
     #[error("signed note: {0}")]
     Note(String),
+    /// Stored bytes that are not a ledger entry.
+    #[error("ledger entry: {0}")]
+    Entry(String),
+    /// A stored log that does not verify.
+    #[error("ledger verification failed: {0}")]
+    Verify(String),
 }
