@@ -8,17 +8,17 @@ const ORIGIN: &str = "voxide.test/ledger";
 fn entry(i: usize) -> Entry {
     Entry {
         time: format!("2026-11-24T07:{:02}:{:02}.000Z", i / 60 % 60, i % 60),
-        actor: if i % 3 == 0 {
+        actor: if i.is_multiple_of(3) {
             "dr.smith".into()
         } else {
             "STORESCU@10.0.0.7".into()
         },
-        role: if i % 3 == 0 {
+        role: if i.is_multiple_of(3) {
             "clinician".into()
         } else {
             "uploader".into()
         },
-        action: if i % 3 == 0 {
+        action: if i.is_multiple_of(3) {
             Action::Retrieve
         } else {
             Action::InstanceStored
@@ -47,7 +47,7 @@ fn build(n: usize, every: usize) -> (Ledger, Vec<Vec<u8>>, Vec<String>) {
         let (index, bytes) = ledger.append(&entry(i));
         assert_eq!(index, i as u64);
         stored.push(bytes);
-        if (i + 1) % every == 0 || i + 1 == n {
+        if (i + 1).is_multiple_of(every) || i + 1 == n {
             checkpoints.push(ledger.checkpoint().unwrap());
         }
     }
