@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use voxide_store::{Job, NewJob, SeriesArrival};
+use voxide_store::{Job, NewJob, SeriesArrival, SeriesSummary};
 
 use crate::AppState;
 
@@ -234,15 +234,7 @@ async fn run_model_in(
                 params.series_instance_uid
             )
         })?;
-    voxide_ai::check_series(
-        &manifest,
-        &voxide_ai::SeriesInfo {
-            modality: series.modality.clone(),
-            body_part: series.body_part.clone(),
-            series_description: series.series_description.clone(),
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    voxide_ai::check_series(&manifest, &series_info(&series)).map_err(|e| e.to_string())?;
 
     // The series, from the store into the scratch folder.
     store
@@ -368,7 +360,7 @@ async fn check_arrivals(state: Arc<AppState>, mut stop: tokio::sync::watch::Rece
             match state.store.take_arrival(&arrival, &jobs).await {
                 Ok(queued) if !queued.is_empty() => {
                     for job in &queued {
-                        tracing::info!(job = job.id, trigger = %job.trigger, series = %arrival.series_instance_uid, "model run queued by an arrival rule");
+                        tracing::info!(job = job.id, trigger = %job.trigger, series = %arrival.series.series_instance_uid, "model run queued by an arrival rule");
                     }
                     state.job_wakeup.notify_waiters();
                 }
@@ -383,7 +375,8 @@ async fn check_arrivals(state: Arc<AppState>, mut stop: tokio::sync::watch::Rece
 /// whose model's manifest filter both match.
 fn rule_jobs(state: &AppState, arrival: &SeriesArrival) -> Vec<NewJob> {
     let rules = &state.config.inference.rules;
-    let is_result = arrival.modality.as_deref().is_some_and(|m| {
+    let series = &arrival.series;
+    let is_result = series.modality.as_deref().is_some_and(|m| {
         RESULT_MODALITIES
             .iter()
             .any(|r| r.eq_ignore_ascii_case(m.trim()))
@@ -391,11 +384,7 @@ fn rule_jobs(state: &AppState, arrival: &SeriesArrival) -> Vec<NewJob> {
     if rules.is_empty() || is_result {
         return Vec::new();
     }
-    let info = voxide_ai::SeriesInfo {
-        modality: arrival.modality.clone(),
-        body_part: arrival.body_part.clone(),
-        series_description: arrival.series_description.clone(),
-    };
+    let info = series_info(series);
     let models = registry(state).list().unwrap_or_default();
     let mut jobs = Vec::new();
     for rule in rules {
@@ -412,8 +401,8 @@ fn rule_jobs(state: &AppState, arrival: &SeriesArrival) -> Vec<NewJob> {
         }
         let params = ModelRunParams {
             model: rule.model.clone(),
-            study_instance_uid: arrival.study_instance_uid.clone(),
-            series_instance_uid: arrival.series_instance_uid.clone(),
+            study_instance_uid: series.study_instance_uid.clone(),
+            series_instance_uid: series.series_instance_uid.clone(),
         };
         jobs.push(NewJob {
             kind: MODEL_RUN.into(),
@@ -422,6 +411,15 @@ fn rule_jobs(state: &AppState, arrival: &SeriesArrival) -> Vec<NewJob> {
         });
     }
     jobs
+}
+
+/// What a stored series says about itself, for the model checks and arrival rules.
+pub(crate) fn series_info(series: &SeriesSummary) -> voxide_ai::SeriesInfo {
+    voxide_ai::SeriesInfo {
+        modality: series.modality.clone(),
+        body_part: series.body_part.clone(),
+        series_description: series.series_description.clone(),
+    }
 }
 
 /// A job as the API shows it.

@@ -100,12 +100,7 @@ pub struct Job {
 /// A series whose instances stopped arriving.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesArrival {
-    pub study_instance_uid: String,
-    pub series_instance_uid: String,
-    pub modality: Option<String>,
-    pub body_part: Option<String>,
-    pub series_description: Option<String>,
-    pub instances: i64,
+    pub series: SeriesSummary,
     /// When its last instance arrived (UTC, ISO 8601).
     pub last_arrival: String,
     series_pk: i64,
@@ -146,6 +141,33 @@ fn job_of(r: &sqlx::sqlite::SqliteRow) -> Result<Job, StoreError> {
     })
 }
 
+/// A [`SeriesSummary`] from the first six columns: study and series UID, modality, body
+/// part, description, number of instances.
+fn summary_of(r: &sqlx::sqlite::SqliteRow) -> SeriesSummary {
+    SeriesSummary {
+        study_instance_uid: r.get(0),
+        series_instance_uid: r.get(1),
+        modality: r.get(2),
+        body_part: r.get(3),
+        series_description: r.get(4),
+        instances: r.get(5),
+    }
+}
+
+/// Queues `job` on `conn` (a pool connection or a transaction).
+async fn insert_job(conn: &mut sqlx::SqliteConnection, job: &NewJob) -> Result<Job, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO jobs (kind, params, state, trigger_, log) VALUES (?, ?, 'queued', ?, {NOW} || ' queued by ' || ? || char(10)) RETURNING {JOB_COLUMNS}"
+    )))
+    .bind(&job.kind)
+    .bind(&job.params)
+    .bind(&job.trigger)
+    .bind(&job.trigger)
+    .fetch_one(conn)
+    .await?;
+    job_of(&row)
+}
+
 fn log_line(text: &str) -> String {
     // One line per entry: a multi-line error stays readable but cannot fake a time stamp.
     text.replace('\n', " | ")
@@ -155,16 +177,8 @@ impl Store {
     /// Queues a job.
     pub async fn enqueue_job(&self, job: &NewJob) -> Result<Job, StoreError> {
         let _guard = self.write_lock.lock().await;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO jobs (kind, params, state, trigger_, log) VALUES (?, ?, 'queued', ?, {NOW} || ' queued by ' || ? || char(10)) RETURNING {JOB_COLUMNS}"
-        )))
-        .bind(&job.kind)
-        .bind(&job.params)
-        .bind(&job.trigger)
-        .bind(&job.trigger)
-        .fetch_one(&self.pool)
-        .await?;
-        job_of(&row)
+        let mut conn = self.pool.acquire().await?;
+        insert_job(&mut conn, job).await
     }
 
     /// Takes the oldest queued job of one of `kinds` and marks it running; `None` when there is
@@ -334,12 +348,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| SeriesArrival {
-                study_instance_uid: r.get(0),
-                series_instance_uid: r.get(1),
-                modality: r.get(2),
-                body_part: r.get(3),
-                series_description: r.get(4),
-                instances: r.get(5),
+                series: summary_of(&r),
                 last_arrival: r.get(6),
                 series_pk: r.get(7),
             })
@@ -366,16 +375,7 @@ impl Store {
         let mut queued = Vec::new();
         if taken == 1 {
             for job in jobs {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO jobs (kind, params, state, trigger_, log) VALUES (?, ?, 'queued', ?, {NOW} || ' queued by ' || ? || char(10)) RETURNING {JOB_COLUMNS}"
-                )))
-                .bind(&job.kind)
-                .bind(&job.params)
-                .bind(&job.trigger)
-                .bind(&job.trigger)
-                .fetch_one(&mut *tx)
-                .await?;
-                queued.push(job_of(&row)?);
+                queued.push(insert_job(&mut tx, job).await?);
             }
         }
         tx.commit().await?;
@@ -394,14 +394,7 @@ impl Store {
         .bind(series_instance_uid)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| SeriesSummary {
-            study_instance_uid: r.get(0),
-            series_instance_uid: r.get(1),
-            modality: r.get(2),
-            body_part: r.get(3),
-            series_description: r.get(4),
-            instances: r.get(5),
-        }))
+        Ok(row.as_ref().map(summary_of))
     }
 
     /// The stored instances of one series (empty when it is not stored).

@@ -377,9 +377,9 @@ async fn a_series_is_stable_once_instances_stop_arriving_and_is_taken_once() {
         .unwrap();
     assert_eq!(stable.len(), 1);
     let arrival = &stable[0];
-    assert_eq!(arrival.series_instance_uid, series);
+    assert_eq!(arrival.series.series_instance_uid, series);
     assert_eq!(
-        (arrival.modality.as_deref(), arrival.instances),
+        (arrival.series.modality.as_deref(), arrival.series.instances),
         (Some("CT"), 2)
     );
     // Another instance arrives after the listing: the series is not stable after all.
@@ -399,7 +399,7 @@ async fn a_series_is_stable_once_instances_stop_arriving_and_is_taken_once() {
         .stable_series(std::time::Duration::ZERO, 10)
         .await
         .unwrap();
-    assert_eq!(stable[0].instances, 3);
+    assert_eq!(stable[0].series.instances, 3);
     let queued = store.take_arrival(&stable[0], &[job]).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].trigger, "rule:r");

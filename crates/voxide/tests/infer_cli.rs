@@ -148,6 +148,26 @@ property = {{ code = "272673000", meaning = "Bone structure" }}
     dir.to_path_buf()
 }
 
+/// Runs `scripts/ref/<script>` (highdicom, in the reference environment) on `args`; its JSON
+/// report.
+fn reference_check(script: &str, args: &[&Path]) -> serde_json::Value {
+    let check = Command::new(python())
+        .arg(
+            voxide_testdata::workspace_root()
+                .join("scripts/ref")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    serde_json::from_slice(&check.stdout).unwrap()
+}
+
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -214,19 +234,10 @@ fn segmentation_of_a_ct_series_gives_a_seg_highdicom_maps_back_exactly() {
 
     // dcmtk-independent, voxide-independent: highdicom reads it and maps every frame onto the
     // source instances; the label map it rebuilds equals the CT thresholded by pydicom.
-    let check = Command::new(python())
-        .arg(voxide_testdata::workspace_root().join("scripts/ref/check_seg.py"))
-        .arg(&seg_path)
-        .arg(ct_series())
-        .arg("150.5")
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "check_seg.py: {}",
-        String::from_utf8_lossy(&check.stderr)
+    let report = reference_check(
+        "check_seg.py",
+        &[seg_path.as_path(), &ct_series(), Path::new("150.5")],
     );
-    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(report["equal"], true, "{report}");
     assert_eq!(report["labelled"], bone);
     assert_eq!(report["frame_of_reference_matches"], true);
@@ -243,17 +254,7 @@ fn segmentation_of_a_ct_series_gives_a_seg_highdicom_maps_back_exactly() {
 
     // The TID 1500 report: highdicom finds one volumetric group referencing the SEG's segment,
     // with the bone's volume and its HU statistics as computed here from the CT.
-    let check = Command::new(python())
-        .arg(voxide_testdata::workspace_root().join("scripts/ref/check_sr.py"))
-        .arg(out.join("sr.dcm"))
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "check_sr.py: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let sr: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let sr = reference_check("check_sr.py", &[out.join("sr.dcm").as_path()]);
     assert_eq!(sr["template"], "1500", "{sr}");
     let group = &sr["groups"][0];
     assert_eq!(sr["groups"].as_array().unwrap().len(), 1, "{sr}");
@@ -516,34 +517,15 @@ fn the_server_runs_models_on_arrival_and_on_request_and_stores_seg_and_sr() {
     // The stored SEG, fetched back, maps onto the source CT exactly (highdicom).
     let seg_path = tmp.path().join("stored-seg.dcm");
     fetch_instance(&server, &by_api["result"]["dicom_seg"], &seg_path);
-    let check = Command::new(python())
-        .arg(voxide_testdata::workspace_root().join("scripts/ref/check_seg.py"))
-        .arg(&seg_path)
-        .arg(ct_series())
-        .arg("150.5")
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "check_seg.py: {}",
-        String::from_utf8_lossy(&check.stderr)
+    let report = reference_check(
+        "check_seg.py",
+        &[seg_path.as_path(), &ct_series(), Path::new("150.5")],
     );
-    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(report["equal"], true, "{report}");
     assert_eq!(report["labelled"], cli["segments"][0]["voxels"]);
     let sr_path = tmp.path().join("stored-sr.dcm");
     fetch_instance(&server, &by_api["result"]["dicom_sr"], &sr_path);
-    let check = Command::new(python())
-        .arg(voxide_testdata::workspace_root().join("scripts/ref/check_sr.py"))
-        .arg(&sr_path)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "check_sr.py: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let sr: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let sr = reference_check("check_sr.py", &[sr_path.as_path()]);
     assert_eq!(
         sr["groups"][0]["seg_sop_instance_uid"],
         by_api["result"]["dicom_seg"]["sop_instance_uid"]

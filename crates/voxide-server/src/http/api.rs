@@ -91,15 +91,8 @@ pub(crate) async fn create_run(
             )));
         }
     }
-    voxide_ai::check_series(
-        &manifest,
-        &voxide_ai::SeriesInfo {
-            modality: series.modality.clone(),
-            body_part: series.body_part.clone(),
-            series_description: series.series_description.clone(),
-        },
-    )
-    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    voxide_ai::check_series(&manifest, &jobs::series_info(&series))
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let params = ModelRunParams {
         model: manifest.name.clone(),
         study_instance_uid: series.study_instance_uid,
