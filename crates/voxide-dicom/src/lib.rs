@@ -16,6 +16,7 @@
 //!
 //! Reading files is this crate's IO; geometry and voxel types come from `voxide-core`.
 
+mod dates;
 mod object;
 mod pixels;
 mod rtstruct;
@@ -27,6 +28,7 @@ mod transcode;
 
 use std::path::PathBuf;
 
+pub use dates::{civil_from_days, days_from_civil, now_rfc3339};
 pub use dicom_core::Tag;
 pub use dicom_dictionary_std::tags;
 pub use object::{
@@ -49,7 +51,7 @@ pub use sr_writer::{
     encode_classification_report, encode_segmentation_report, ClassProbability, Measurement,
     SegmentReport, SrOptions, WrittenSr, COMPREHENSIVE_SR_STORAGE,
 };
-pub use transcode::{to_explicit_le, EXPLICIT_VR_LE};
+pub use transcode::{put_native_pixel_data, to_explicit_le, EXPLICIT_VR_LE};
 
 /// Errors of DICOM reading, decoding and assembly. Each names the file or series concerned.
 #[derive(Debug, thiserror::Error)]

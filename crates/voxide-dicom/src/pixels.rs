@@ -38,6 +38,11 @@ impl PixelFrames {
         &self.data
     }
 
+    /// Raw bytes of all frames, to edit in place (masking).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
+
     /// Stored values (before any rescale) of one frame as `f64`, with Bits Stored applied
     /// (masking, and sign extension for signed data). Colour frames are interleaved
     /// (R, G, B, R, ...) whatever the planar configuration.

@@ -27,14 +27,16 @@ pub fn to_explicit_le(mut obj: DicomObject, name: &Path) -> Result<DicomObject, 
     }
     if obj.get(tags::PIXEL_DATA).is_some() {
         let frames = decode(&obj, name)?;
-        replace_pixel_data(&mut obj, &frames);
+        put_native_pixel_data(&mut obj, &frames);
     }
     obj.meta_mut()
         .set_transfer_syntax(&EXPLICIT_VR_LITTLE_ENDIAN.erased());
     Ok(obj)
 }
 
-fn replace_pixel_data(obj: &mut DicomObject, frames: &PixelFrames) {
+/// Replaces the pixel data of `obj` by `frames` as native samples, with the attributes that
+/// describe their layout. The caller sets the transfer syntax to a native one.
+pub fn put_native_pixel_data(obj: &mut DicomObject, frames: &PixelFrames) {
     let bytes = frames.bytes().to_vec();
     let element = if frames.bits_allocated > 8 {
         let words: Vec<u16> = bytes

@@ -81,6 +81,26 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A successful `action` by `actor` in `role`, with no time yet (the recorder sets it) and
+    /// no objects.
+    pub fn new(actor: &str, role: &str, action: Action) -> Self {
+        Self {
+            time: String::new(),
+            actor: actor.to_string(),
+            role: role.to_string(),
+            action,
+            outcome: Outcome::Success,
+            reason: None,
+            collection: None,
+            study_instance_uid: None,
+            series_instance_uid: None,
+            sop_instance_uid: None,
+            content_sha256: None,
+            patient: None,
+            details: BTreeMap::new(),
+        }
+    }
+
     /// The entry's bytes as stored and hashed: compact JSON, fields in declaration order,
     /// details sorted by key.
     pub fn to_bytes(&self) -> Vec<u8> {

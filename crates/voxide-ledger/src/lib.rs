@@ -12,12 +12,14 @@
 //! - [`entry`]: what an entry records (actor, role, action, objects, outcome, content hash, the
 //!   patient as a keyed hash, never in clear);
 //! - [`log`]: the [`Ledger`] (append, checkpoint, proofs) and [`verify`], which recomputes
-//!   everything from the stored entries and checkpoints and names where trust ends.
+//!   everything from the stored entries and checkpoints and names where trust ends;
+//! - [`export`]: entries as FHIR R4 `AuditEvent` resources and DICOM PS3.15 audit messages.
 //!
-//! Pure: no IO. Storing entries, serving proofs and checkpoints over HTTP, and the
-//! `voxide ledger verify` command are built on it elsewhere.
+//! Pure: no IO. `voxide-store` keeps the entries and checkpoints in its index, the server serves
+//! them with proofs under `/api/ledger`, and `voxide ledger verify` checks a stored ledger.
 
 pub mod entry;
+pub mod export;
 pub mod log;
 pub mod merkle;
 pub mod note;

@@ -76,10 +76,16 @@ impl Ledger {
 
     /// A signed checkpoint of the log as it is now.
     pub fn checkpoint(&self) -> Result<String, LedgerError> {
+        self.sign_checkpoint(self.tree.len(), self.tree.root())
+    }
+
+    /// A signed checkpoint of the first `size` entries, whose root is `root` (from
+    /// [`Tree::root_at`]).
+    pub fn sign_checkpoint(&self, size: u64, root: Hash) -> Result<String, LedgerError> {
         Checkpoint {
             origin: self.origin.clone(),
-            size: self.tree.len(),
-            root: self.tree.root(),
+            size,
+            root,
             extensions: Vec::new(),
         }
         .sign(&self.key)
@@ -141,7 +147,8 @@ pub fn verify<'a>(
                 checkpoint.size - 1
             )));
         }
-        if let Some((size, old_root)) = previous {
+        // Every tree extends the empty one: nothing to prove from a checkpoint of size 0.
+        if let Some((size, old_root)) = previous.filter(|(size, _)| *size > 0) {
             let proof = tree.consistency_proof(size, checkpoint.size).map_err(|_| {
                 LedgerError::Verify(format!(
                     "checkpoint {i} (size {}) is smaller than the one before it ({size})",

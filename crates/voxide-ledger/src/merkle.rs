@@ -272,6 +272,13 @@ pub fn verify_consistency(
             "a tree of {old_size} entries cannot be a prefix of one of {new_size}"
         )));
     }
+    if old_size == 0 {
+        // RFC 9162 2.1.4.2 fails an empty proof, and none exists from the empty tree: every
+        // tree extends it, so such a proof would prove nothing (transparency-dev/merkle agrees).
+        return Err(proof_error(
+            "a consistency proof from the empty tree proves nothing; check the new root alone",
+        ));
+    }
     if old_size == new_size {
         if !proof.is_empty() {
             return Err(proof_error("a proof between equal sizes must be empty"));
@@ -280,12 +287,6 @@ pub fn verify_consistency(
             return Err(proof_error(format!(
                 "two different roots for the same tree size {old_size}: the log was rewritten"
             )));
-        }
-        return Ok(());
-    }
-    if old_size == 0 {
-        if !proof.is_empty() {
-            return Err(proof_error("a proof from the empty tree must be empty"));
         }
         return Ok(());
     }

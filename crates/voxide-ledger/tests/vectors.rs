@@ -7,6 +7,9 @@
 //!   `transparency-dev/merkle` `rfc6962/rfc6962_test.go`, and a real consistency proof of Google's
 //!   Argon 2020 CT log (`golang/mod`, `sumdb/tlog/testdata/argon2020`, as checked by
 //!   `sumdb/tlog/ct_test.go`). Leaf indices here are 0-based (the C++ and Go tables are 1-based).
+//! - Every inclusion and consistency vector of `transparency-dev/merkle`'s `testdata` (happy
+//!   paths and each kind of corruption: modified, truncated, reordered proofs, wrong roots and
+//!   leaves, wrong indices and sizes), read from the shared data.
 //! - C2SP signed notes with Ed25519: the PeterNeumann and EnochRoot keys and signatures of
 //!   Go's `golang.org/x/mod/sumdb/note` (`note_test.go`), and a sum.golang.org signed tree head
 //!   (`transparency-dev/formats`, `log/note_test.go`).
@@ -237,8 +240,10 @@ fn reference_consistency_proofs() {
     let (x, y) = (h(ROOTS[3]), h(ROOTS[4]));
     assert!(verify_consistency(0, 0, &[], &x, &y).is_err());
     assert!(verify_consistency(1, 1, &[], &x, &y).is_err());
-    verify_consistency(0, 0, &[], &x, &x).unwrap();
-    verify_consistency(0, 1, &[], &x, &y).unwrap();
+    assert!(verify_consistency(0, 0, &[], &x, &x).is_err());
+    // From the empty tree there is nothing to prove: an error at transparency-dev/merkle@417fb0c3
+    // ("size1 is zero and does not equal size2"; see the vectors below).
+    assert!(verify_consistency(0, 1, &[], &x, &y).is_err());
     assert!(verify_consistency(1, 0, &[], &x, &y).is_err());
     assert!(verify_consistency(1, 2, &[], &x, &y).is_err());
     let e = empty_root();
@@ -429,4 +434,103 @@ fn checkpoints_round_trip_and_malformed_ones_are_refused() {
         Checkpoint::parse("Moon Log\n4027504\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n6086d1a9\nWaxing gibbous\n")
             .unwrap();
     assert_eq!(with_extension.extensions, ["6086d1a9", "Waxing gibbous"]);
+}
+
+/// Decodes a base64 hash of the transparency-dev vectors. The vectors also use short strings
+/// ("don't care", empty) where Go compares byte strings of any length; those map one-to-one
+/// onto 32-byte values no SHA-256 output is expected to take (bytes, zero padding, and the
+/// length with the top bit set in the last byte), so equality between them is kept.
+fn hash_of(value: &serde_json::Value) -> Option<Hash> {
+    let bytes = B64.decode(value.as_str()?).ok()?;
+    if bytes.len() == 32 {
+        return bytes.try_into().ok();
+    }
+    if bytes.len() > 31 {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    hash[..bytes.len()].copy_from_slice(&bytes);
+    hash[31] = 0x80 | bytes.len() as u8;
+    Some(hash)
+}
+
+/// A hash that must be a SHA-256 output (leaf hashes and proof nodes: Go checks their size).
+fn exact_hash_of(value: &serde_json::Value) -> Option<Hash> {
+    B64.decode(value.as_str()?).ok()?.try_into().ok()
+}
+
+fn proof_of(value: &serde_json::Value) -> Option<Vec<Hash>> {
+    match value {
+        serde_json::Value::Null => Some(Vec::new()),
+        serde_json::Value::Array(items) => items.iter().map(exact_hash_of).collect(),
+        _ => None,
+    }
+}
+
+/// Every JSON vector under one folder of `transparency-dev/merkle`'s `testdata` (shared data,
+/// `ledger/transparency-dev-merkle`, commit 417fb0c3).
+fn transparency_dev_vectors(kind: &str) -> Vec<(String, serde_json::Value)> {
+    let dir = voxide_testdata::data("ledger/transparency-dev-merkle/testdata").join(kind);
+    let mut out = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let name = path.strip_prefix(&dir).unwrap().display().to_string();
+                out.push((name, serde_json::from_str(&text).unwrap()));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn transparency_dev_inclusion_vectors_verify_exactly_when_they_should() {
+    let vectors = transparency_dev_vectors("inclusion");
+    assert!(vectors.len() > 60, "{} inclusion vectors", vectors.len());
+    for (name, v) in &vectors {
+        let want_err = v["wantErr"].as_bool().unwrap();
+        let result = (|| {
+            let leaf = exact_hash_of(&v["leafHash"])?;
+            let root = hash_of(&v["root"])?;
+            let proof = proof_of(&v["proof"])?;
+            let index = v["leafIdx"].as_i64().and_then(|i| u64::try_from(i).ok())?;
+            let size = v["treeSize"].as_i64().and_then(|i| u64::try_from(i).ok())?;
+            verify_inclusion(&leaf, index, size, &proof, &root).ok()
+        })();
+        assert_eq!(
+            result.is_none(),
+            want_err,
+            "inclusion/{name}: {}",
+            v["desc"]
+        );
+    }
+}
+
+#[test]
+fn transparency_dev_consistency_vectors_verify_exactly_when_they_should() {
+    let vectors = transparency_dev_vectors("consistency");
+    assert!(vectors.len() > 60, "{} consistency vectors", vectors.len());
+    for (name, v) in &vectors {
+        let want_err = v["wantErr"].as_bool().unwrap();
+        let result = (|| {
+            let root1 = hash_of(&v["root1"])?;
+            let root2 = hash_of(&v["root2"])?;
+            let proof = proof_of(&v["proof"])?;
+            let size1 = v["size1"].as_i64().and_then(|i| u64::try_from(i).ok())?;
+            let size2 = v["size2"].as_i64().and_then(|i| u64::try_from(i).ok())?;
+            verify_consistency(size1, size2, &proof, &root1, &root2).ok()
+        })();
+        assert_eq!(
+            result.is_none(),
+            want_err,
+            "consistency/{name}: {}",
+            v["desc"]
+        );
+    }
 }

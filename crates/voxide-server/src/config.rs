@@ -44,6 +44,28 @@ pub struct ServerConfig {
     pub remote_aes: BTreeMap<String, RemoteAe>,
     /// AI model runs: how many at once, and the rules that start them when series arrive.
     pub inference: InferenceConfig,
+    /// The audit ledger.
+    pub ledger: LedgerConfig,
+}
+
+/// The audit ledger: every store, query, retrieval and model run recorded in a Merkle log with
+/// signed checkpoints (`/api/ledger/...`, `voxide ledger verify`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// Keep the ledger. Turn it off only to measure what it costs.
+    pub enabled: bool,
+    /// A new checkpoint is signed this often while entries arrive (and at shutdown).
+    pub checkpoint_interval_seconds: f64,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            checkpoint_interval_seconds: 60.0,
+        }
+    }
 }
 
 /// Model runs (`POST /api/models/{name}/runs` and arrival rules). Models are the ones
@@ -138,6 +160,7 @@ impl Default for ServerConfig {
             cors: CorsConfig::default(),
             remote_aes: BTreeMap::new(),
             inference: InferenceConfig::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }
@@ -191,6 +214,11 @@ impl ServerConfig {
                     "remote AE title '{name}' must be 1 to 16 characters"
                 ));
             }
+        }
+        if !(self.ledger.checkpoint_interval_seconds.is_finite()
+            && self.ledger.checkpoint_interval_seconds > 0.0)
+        {
+            return Err("ledger.checkpoint_interval_seconds must be more than 0".into());
         }
         let inference = &self.inference;
         if !(inference.stable_age_seconds.is_finite() && inference.stable_age_seconds >= 0.0) {

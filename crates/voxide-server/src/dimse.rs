@@ -22,7 +22,9 @@ use dicom_ul::{Pdu, ServerAssociationOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use voxide_store::{IngestOutcome, Level, Query, StoreError, Value};
+use voxide_store::{
+    Actor, AuditAction, AuditEntry, AuditOutcome, IngestOutcome, Level, Query, StoreError, Value,
+};
 
 use crate::{AppState, ServerError};
 use message::{command, receive_message, send_message, u16_of, Event, Message};
@@ -179,6 +181,9 @@ where
     // dicom-ul never disables Nagle; a response written after a request would wait ~40 ms
     // for the peer's delayed ACK.
     let _ = socket.set_nodelay(true);
+    let peer_ip = socket
+        .peer_addr()
+        .map_or_else(|_| "unknown".to_string(), |a| a.ip().to_string());
     let mut assoc = options
         .establish_async(socket)
         .await
@@ -192,10 +197,18 @@ where
         .cloned()
         .collect();
     tracing::info!(calling = %calling, contexts = contexts.len(), "association accepted");
+    let actor = Actor {
+        name: format!("dicom:{}@{peer_ip}", calling.trim()),
+        role: "dicom-peer".into(),
+    };
     loop {
         match receive_message(&mut assoc).await {
             Ok(Event::Message(m)) => {
-                if let Err(e) = dispatch(&mut assoc, &contexts, &calling, state, m).await {
+                let handled = PEER.scope(
+                    actor.clone(),
+                    dispatch(&mut assoc, &contexts, &calling, state, m),
+                );
+                if let Err(e) = handled.await {
                     tracing::warn!(calling = %calling, error = %e, "DIMSE failure: aborting");
                     let _ = assoc.abort().await;
                     return Err(e);
@@ -219,6 +232,40 @@ where
 }
 
 type Assoc = AsyncServerAssociation<TcpStream>;
+
+tokio::task_local! {
+    /// The peer of the association this task serves, for the audit ledger.
+    static PEER: Actor;
+}
+
+/// The DICOM peer being served (`AE@address`).
+fn peer() -> Actor {
+    PEER.try_with(Actor::clone).unwrap_or_else(|_| Actor {
+        name: "dicom:unknown".into(),
+        role: "dicom-peer".into(),
+    })
+}
+
+/// Records a query or retrieval by the current peer in the audit ledger.
+fn audit(
+    state: &AppState,
+    action: AuditAction,
+    command: &str,
+    details: &[(&str, String)],
+    failure: Option<String>,
+) {
+    let actor = peer();
+    let mut entry = AuditEntry::new(&actor.name, &actor.role, action);
+    entry.details.insert("command".into(), command.into());
+    for (k, v) in details {
+        entry.details.insert((*k).into(), v.clone());
+    }
+    if let Some(why) = failure {
+        entry.outcome = AuditOutcome::Failure;
+        entry.reason = Some(why);
+    }
+    state.store.audit(entry);
+}
 
 fn response(
     field: u16,
@@ -327,7 +374,7 @@ async fn c_store(
     let data = m.data.as_deref().unwrap_or_default();
     let (code, comment) = match part10(&class, &instance, ts, data) {
         Err(e) => (status::CANNOT_UNDERSTAND, Some(e)),
-        Ok(file) => match state.store.ingest(file).await {
+        Ok(file) => match state.store.ingest_as(file, &peer()).await {
             Ok(ingested) => {
                 let outcome = match ingested.outcome {
                     IngestOutcome::Stored => "stored",
@@ -478,6 +525,16 @@ async fn c_find(
         }
     };
     tracing::debug!(?level, matches = records.len(), "C-FIND");
+    audit(
+        state,
+        AuditAction::Query,
+        "C-FIND",
+        &[
+            ("level", format!("{level:?}")),
+            ("matches", records.len().to_string()),
+        ],
+        None,
+    );
     for (sent, record) in records.iter().enumerate() {
         // Deferring now and then lets the runtime poll the socket, so a C-CANCEL that arrives
         // while responses go out without blocking is seen promptly.
@@ -728,9 +785,30 @@ async fn retrieval_request(
             return Ok(None);
         }
     };
+    let (action, command) = if field == command::C_MOVE_RSP {
+        (AuditAction::Export, "C-MOVE")
+    } else {
+        (AuditAction::Retrieve, "C-GET")
+    };
+    let destination = m.text(tags::MOVE_DESTINATION).map(|d| d.trim().to_string());
     match instances_to_retrieve(state, &identifier, patient_root).await {
-        Ok(found) => Ok(Some(found)),
+        Ok(found) => {
+            let mut studies: Vec<&str> = found
+                .iter()
+                .map(|r| r.study_instance_uid.as_str())
+                .collect();
+            studies.sort_unstable();
+            studies.dedup();
+            let mut details = vec![
+                ("instances", found.len().to_string()),
+                ("studies", studies.join(",")),
+            ];
+            details.extend(destination.map(|d| ("destination", d)));
+            audit(state, action, command, &details, None);
+            Ok(Some(found))
+        }
         Err(e) => {
+            audit(state, action, command, &[], Some(e.clone()));
             send_message(assoc, pc, &fail(status::UNABLE_TO_PROCESS, &e), None).await?;
             Ok(None)
         }

@@ -1,6 +1,7 @@
 //! The HTTP side: DICOMweb under `/dicom-web`, WADO-URI at `/wado`, `/healthz`, `/metrics`.
 
 mod api;
+mod ledger;
 mod qido;
 mod stow;
 mod wado;
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use voxide_store::StoreError;
+use voxide_store::{Actor, AuditAction, AuditEntry, AuditOutcome, StoreError};
 
 use crate::metrics::RequestLabels;
 use crate::AppState;
@@ -182,6 +183,12 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/api/jobs/{id}", get(api::job))
         .route("/api/jobs/{id}/cancel", post(api::cancel_job))
         .route("/api/rules", get(api::rules))
+        .route("/api/ledger", get(ledger::info))
+        .route("/api/ledger/checkpoint", get(ledger::checkpoint))
+        .route("/api/ledger/entries", get(ledger::entries))
+        .route("/api/ledger/export", get(ledger::export))
+        .route("/api/ledger/proof/inclusion", get(ledger::inclusion))
+        .route("/api/ledger/proof/consistency", get(ledger::consistency))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -214,8 +221,16 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     })
 }
 
-/// Records latency by route and logs each request.
-async fn observe(State(state): State<Shared>, request: Request, next: Next) -> Response {
+/// The actor of HTTP requests until authentication names one.
+fn anonymous() -> Actor {
+    Actor {
+        name: "http:anonymous".into(),
+        role: "anonymous".into(),
+    }
+}
+
+/// Records latency by route, logs each request and puts data accesses on the audit ledger.
+async fn observe(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().to_string();
     let route = request
@@ -223,7 +238,27 @@ async fn observe(State(state): State<Shared>, request: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or_default().to_string();
+    let actor = request
+        .extensions()
+        .get::<Actor>()
+        .cloned()
+        .unwrap_or_else(anonymous);
+    request.extensions_mut().insert(actor.clone());
     let response = next.run(request).await;
+    if state.store.audit_enabled() {
+        if let Some(entry) = audit_entry(
+            &state,
+            &actor,
+            &method,
+            &route,
+            &path,
+            &query,
+            response.status(),
+        ) {
+            state.store.audit(entry);
+        }
+    }
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
     state
@@ -237,6 +272,80 @@ async fn observe(State(state): State<Shared>, request: Request, next: Next) -> R
         .observe(elapsed.as_secs_f64());
     tracing::debug!(%method, %path, status, ms = elapsed.as_secs_f64() * 1e3, "request");
     response
+}
+
+/// The ledger entry of a request, for requests that touch data: searches (QIDO-RS), reads
+/// (WADO-RS, WADO-URI) and queued model runs. Stores are recorded instance by instance by the
+/// ingest path; reading the ledger itself is not recorded (an auditor's verification would
+/// otherwise grow what it verifies).
+fn audit_entry(
+    state: &AppState,
+    actor: &Actor,
+    method: &str,
+    route: &str,
+    path: &str,
+    query: &str,
+    status: StatusCode,
+) -> Option<AuditEntry> {
+    let action = match (method, route) {
+        ("GET", r) if r.starts_with("/dicom-web") => {
+            if r.ends_with("/studies") || r.ends_with("/series") || r.ends_with("/instances") {
+                AuditAction::Query
+            } else {
+                AuditAction::Retrieve
+            }
+        }
+        ("GET", "/wado") => AuditAction::Retrieve,
+        ("POST", "/api/models/{name}/runs") => AuditAction::AiRun,
+        _ => return None,
+    };
+    let mut entry = AuditEntry::new(&actor.name, &actor.role, action);
+    entry
+        .details
+        .insert("route".into(), format!("{method} {route}"));
+    entry
+        .details
+        .insert("status".into(), status.as_u16().to_string());
+    if status.is_client_error() || status.is_server_error() {
+        entry.outcome = AuditOutcome::Failure;
+    }
+    // Objects named in the path.
+    for (template, value) in route.split('/').zip(path.split('/')) {
+        let value = value.to_string();
+        match template {
+            "{study}" => entry.study_instance_uid = Some(value),
+            "{series}" => entry.series_instance_uid = Some(value),
+            "{instance}" => entry.sop_instance_uid = Some(value),
+            "{name}" => {
+                entry.details.insert("model".into(), value);
+            }
+            _ => {}
+        }
+    }
+    // Query parameters: their names only (values can be patient names), the Patient ID as the
+    // ledger's keyed hash, and the UIDs of WADO-URI.
+    let mut keys = Vec::new();
+    for (key, value) in form_urlencoded_pairs(query) {
+        match key.as_str() {
+            "studyUID" => entry.study_instance_uid = Some(value),
+            "seriesUID" => entry.series_instance_uid = Some(value),
+            "objectUID" => entry.sop_instance_uid = Some(value),
+            "PatientID" | "00100020" => entry.patient = state.store.patient_ref(&value),
+            _ => {}
+        }
+        keys.push(key);
+    }
+    if !keys.is_empty() {
+        keys.sort();
+        keys.dedup();
+        entry.details.insert("query_keys".into(), keys.join(","));
+    }
+    Some(entry)
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string, decoded.
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
 }
 
 async fn healthz(State(state): State<Shared>) -> Response {
@@ -268,7 +377,7 @@ async fn metrics(State(state): State<Shared>) -> ApiResult<Response> {
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!(
-        "no such resource: {}; DICOMweb lives under /dicom-web (studies, series, instances), voxide's API under /api (models, jobs, rules)",
+        "no such resource: {}; DICOMweb lives under /dicom-web (studies, series, instances), voxide's API under /api (models, jobs, rules, ledger)",
         uri.path()
     ))
 }

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use voxide_store::{Job, NewJob, SeriesArrival, SeriesSummary};
+use voxide_store::{
+    Actor, AuditAction, AuditEntry, AuditOutcome, Job, NewJob, SeriesArrival, SeriesSummary,
+};
 
 use crate::AppState;
 
@@ -178,10 +180,46 @@ impl Progress {
     }
 }
 
+/// Who a model run acts as on the audit ledger.
+fn model_actor(params: Option<&ModelRunParams>) -> Actor {
+    Actor {
+        name: format!("model:{}", params.map_or("unknown", |p| p.model.as_str())),
+        role: "service".into(),
+    }
+}
+
 /// Runs one model-run job; the result JSON or an error for the user.
 async fn run_model(state: &Arc<AppState>, job: &Job) -> Result<serde_json::Value, String> {
     let work = work_dir(state).join(format!("job-{}", job.id));
     let result = run_model_in(state, job, &work).await;
+    // The run on the audit ledger: which model (name, version, weights), on which series, by
+    // whom (the API or an arrival rule), and how it ended.
+    let params: Option<ModelRunParams> = serde_json::from_str(&job.params).ok();
+    let mut entry = AuditEntry::new(
+        &model_actor(params.as_ref()).name,
+        "service",
+        AuditAction::AiRun,
+    );
+    entry.series_instance_uid = params.as_ref().map(|p| p.series_instance_uid.clone());
+    entry.details.insert("job".into(), job.id.to_string());
+    entry.details.insert("trigger".into(), job.trigger.clone());
+    match &result {
+        Ok(summary) => {
+            entry.study_instance_uid = summary["input"]["study_instance_uid"]
+                .as_str()
+                .map(str::to_string);
+            for key in ["version", "weights_sha256"] {
+                if let Some(v) = summary["model"][key].as_str() {
+                    entry.details.insert(format!("model_{key}"), v.to_string());
+                }
+            }
+        }
+        Err(why) => {
+            entry.outcome = AuditOutcome::Failure;
+            entry.reason = Some(why.clone());
+        }
+    }
+    state.store.audit(entry);
     if work.exists() {
         if let Err(e) = tokio::fs::remove_dir_all(&work).await {
             tracing::warn!(folder = %work.display(), error = %e, "cannot remove a run's scratch folder");
@@ -315,10 +353,21 @@ async fn run_model_in(
         ("dicom_sr", result.sr.map(|s| s.bytes)),
     ] {
         let Some(bytes) = written else { continue };
+        let actor = model_actor(Some(&params));
         let stored = store
-            .ingest(bytes)
+            .ingest_as(bytes, &actor)
             .await
             .map_err(|e| format!("storing the {key}: {e}"))?;
+        let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::AiResult);
+        entry.study_instance_uid = Some(stored.study_instance_uid.clone());
+        entry.series_instance_uid = Some(stored.series_instance_uid.clone());
+        entry.sop_instance_uid = Some(stored.sop_instance_uid.clone());
+        entry.details.insert("job".into(), job.id.to_string());
+        entry.details.insert("kind".into(), key.into());
+        entry
+            .details
+            .insert("source_series".into(), params.series_instance_uid.clone());
+        store.audit(entry);
         log(format!(
             "stored {} {} in series {}",
             if key == "dicom_seg" { "SEG" } else { "SR" },

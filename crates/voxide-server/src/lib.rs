@@ -30,7 +30,7 @@ mod render;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use config::{ArrivalRule, CorsConfig, InferenceConfig, RemoteAe, ServerConfig};
+pub use config::{ArrivalRule, CorsConfig, InferenceConfig, LedgerConfig, RemoteAe, ServerConfig};
 pub use dimse::scu;
 pub use metrics::Metrics;
 use voxide_store::{Store, StoreConfig, StoreError};
@@ -70,6 +70,7 @@ pub async fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
         data_dir: config.data_dir.clone(),
         on_conflict: config.on_conflict.parse().map_err(ServerError::Config)?,
         durability: config.durability.parse().map_err(ServerError::Config)?,
+        audit: config.ledger.enabled,
     })
     .await?;
     let stats = store.stats().await?;
@@ -91,6 +92,25 @@ pub async fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
 /// tests that drive it in process.
 pub fn app(state: Arc<AppState>) -> axum::Router {
     http::router(state)
+}
+
+/// Signs a ledger checkpoint every `checkpoint_interval_seconds` while entries arrive, and a
+/// last one at shutdown, so that what was recorded is vouched for.
+async fn sign_checkpoints(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let period =
+        std::time::Duration::from_secs_f64(state.config.ledger.checkpoint_interval_seconds);
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(period) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        if let Err(e) = state.store.ledger_checkpoint().await {
+            tracing::error!(error = %e, "cannot sign a ledger checkpoint");
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 /// Opens the store and serves HTTP and DICOM until `shutdown` completes; then stops accepting,
@@ -129,6 +149,10 @@ pub async fn run(
     });
 
     let job_tasks = jobs::start(state.clone(), stop_rx.clone()).await?;
+    let checkpoint_task = state
+        .store
+        .audit_enabled()
+        .then(|| tokio::spawn(sign_checkpoints(state.clone(), stop_rx.clone())));
     let dimse_task = dicom_listener.map(|listener| {
         let state = state.clone();
         let stop = stop_rx.clone();
@@ -151,6 +175,9 @@ pub async fn run(
     }
     for task in job_tasks {
         // Runners return at once on stop; a run in progress is left to be queued again.
+        let _ = task.await;
+    }
+    if let Some(task) = checkpoint_task {
         let _ = task.await;
     }
     tracing::info!("stopped");

@@ -111,6 +111,7 @@ async fn bad_c_store_data_sets_get_failure_statuses_with_reasons() {
         data_dir: tmp.path().join("store"),
         on_conflict: Default::default(),
         durability: Default::default(),
+        audit: true,
     })
     .await
     .unwrap();

@@ -25,6 +25,7 @@
 //! replaces the stored one, as [`ConflictPolicy`] says, and is always logged.
 
 pub mod jobs;
+mod ledger;
 mod parse;
 pub mod query;
 
@@ -42,8 +43,10 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 pub use jobs::{Job, JobState, NewJob, SeriesArrival, SeriesSummary};
+pub use ledger::{read_ledger, StoredLedger};
 pub use parse::check_uid;
 pub use query::{Attribute, Level, Query, Record, Value};
+pub use voxide_ledger::{Action as AuditAction, Entry as AuditEntry, Outcome as AuditOutcome};
 
 /// Errors of the store. Invalid input and conflicts are the sender's to fix; database and
 /// storage errors are the operator's.
@@ -133,6 +136,31 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub on_conflict: ConflictPolicy,
     pub durability: Durability,
+    /// Keep the audit ledger (every store, query and retrieval recorded, signed checkpoints).
+    /// Off only to measure what it costs.
+    pub audit: bool,
+}
+
+/// Who does something to the store, as the audit ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// A user, service account, DICOM peer (`AE@address`) or `local` for the command line.
+    pub name: String,
+    /// Its role at the time.
+    pub role: String,
+}
+
+impl Actor {
+    /// The local command line (whoever can run it can read the data folder anyway).
+    pub fn local() -> Actor {
+        Actor {
+            name: format!(
+                "local:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            ),
+            role: "admin".into(),
+        }
+    }
 }
 
 /// What ingesting one object did.
@@ -217,12 +245,15 @@ pub struct Store {
     _folder_lock: std::fs::File,
     /// Staged files of interrupted writes removed when the store was opened.
     partial_writes_removed: usize,
+    /// The audit ledger, when on.
+    audit: Option<ledger::AuditLog>,
 }
 
 /// Version 2 added the computed study and series attributes (counts, modalities in study);
-/// version 3 the jobs and series arrivals (new tables and a trigger only, created by
-/// [`SCHEMA`]). Kept in step with the `PRAGMA user_version` written in [`Store::open`].
-const SCHEMA_VERSION: i64 = 3;
+/// version 3 the jobs and series arrivals, version 4 the audit ledger (new tables and a trigger
+/// only, created by [`SCHEMA`] and [`ledger::SCHEMA`]). Kept in step with the `PRAGMA
+/// user_version` written in [`Store::open`].
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS patients (
@@ -649,12 +680,18 @@ impl Store {
             tx.commit().await?;
         }
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        sqlx::raw_sql("PRAGMA user_version = 3")
+        sqlx::raw_sql(ledger::SCHEMA).execute(&pool).await?;
+        sqlx::raw_sql("PRAGMA user_version = 4")
             .execute(&pool)
             .await?;
         let objects = LocalFileSystem::new_with_prefix(&objects_dir)?
             .with_fsync(config.durability == Durability::Full);
         let write_lock = Arc::new(Mutex::new(()));
+        let audit = if config.audit {
+            Some(ledger::AuditLog::open(&config.data_dir, pool.clone(), write_lock.clone()).await?)
+        } else {
+            None
+        };
         let (index_queue, jobs) = tokio::sync::mpsc::channel(256);
         tokio::spawn(index_writer(
             pool.clone(),
@@ -670,6 +707,7 @@ impl Store {
             index_queue,
             _folder_lock: folder_lock,
             partial_writes_removed,
+            audit,
         })
     }
 
@@ -686,6 +724,151 @@ impl Store {
 
     /// Stores one object (a DICOM Part 10 file or a bare dataset): the single ingest path.
     pub async fn ingest(&self, bytes: Vec<u8>) -> Result<Ingested, StoreError> {
+        self.ingest_as(bytes, &Actor::local()).await
+    }
+
+    /// [`Store::ingest`] on behalf of `actor`: the audit ledger records the instance stored (or
+    /// refused, and why) with its UIDs, content hash and keyed patient reference.
+    pub async fn ingest_as(&self, bytes: Vec<u8>, actor: &Actor) -> Result<Ingested, StoreError> {
+        let result = self.ingest_unaudited(bytes).await;
+        if let Some(audit) = &self.audit {
+            let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::InstanceStored);
+            match &result {
+                Ok((ingested, sha256, patient_id)) => {
+                    entry.study_instance_uid = Some(ingested.study_instance_uid.clone());
+                    entry.series_instance_uid = Some(ingested.series_instance_uid.clone());
+                    entry.sop_instance_uid = Some(ingested.sop_instance_uid.clone());
+                    entry.content_sha256 = Some(sha256.clone());
+                    entry.patient = Some(audit.patient_ref(patient_id));
+                    let outcome = match ingested.outcome {
+                        IngestOutcome::Stored => "stored",
+                        IngestOutcome::Duplicate => "duplicate",
+                        IngestOutcome::Replaced => "replaced",
+                    };
+                    entry.details.insert("result".into(), outcome.into());
+                }
+                Err(e) => {
+                    entry.outcome = AuditOutcome::Failure;
+                    entry.reason = Some(e.to_string());
+                }
+            }
+            self.record(audit, entry);
+        }
+        result.map(|(ingested, _, _)| ingested)
+    }
+
+    fn record(&self, audit: &ledger::AuditLog, mut entry: AuditEntry) {
+        if entry.time.is_empty() {
+            entry.time = voxide_dicom::now_rfc3339();
+        }
+        audit.record(&entry);
+    }
+
+    /// Records an audit entry (no-op when the ledger is off); the time is set here when empty.
+    pub fn audit(&self, entry: AuditEntry) {
+        if let Some(audit) = &self.audit {
+            self.record(audit, entry);
+        }
+    }
+
+    /// Whether the audit ledger is on.
+    pub fn audit_enabled(&self) -> bool {
+        self.audit.is_some()
+    }
+
+    /// How a patient appears in the ledger: a keyed hash of the Patient ID (`None` when off).
+    pub fn patient_ref(&self, patient_id: &str) -> Option<String> {
+        self.audit.as_ref().map(|a| a.patient_ref(patient_id))
+    }
+
+    fn audit_log(&self) -> Result<&ledger::AuditLog, StoreError> {
+        self.audit
+            .as_ref()
+            .ok_or_else(|| StoreError::Query("the audit ledger is off in this store".into()))
+    }
+
+    /// Waits until every entry recorded so far is committed; returns the committed size.
+    pub async fn ledger_flush(&self) -> Result<u64, StoreError> {
+        self.audit_log()?.flush().await
+    }
+
+    /// The latest signed checkpoint, signing a new one first when entries were committed since.
+    pub async fn ledger_checkpoint(&self) -> Result<String, StoreError> {
+        let audit = self.audit_log()?;
+        let size = audit.flush().await?;
+        if let Some((stored, note)) = ledger::latest_checkpoint(&self.pool).await? {
+            if stored >= size {
+                return Ok(note);
+            }
+        }
+        let note = audit.sign(size)?;
+        ledger::store_checkpoint(&self.pool, size, &note).await?;
+        Ok(note)
+    }
+
+    /// The ledger's name, public key and committed size.
+    pub fn ledger_info(&self) -> Result<(String, voxide_ledger::VerifierKey, u64), StoreError> {
+        let audit = self.audit_log()?;
+        Ok((audit.origin(), audit.verifier(), audit.committed()))
+    }
+
+    /// Committed entries `start..end` (at most 1000), as stored.
+    pub async fn ledger_entries(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let size = self.audit_log()?.committed();
+        let end = end.min(size).min(start.saturating_add(1000));
+        let rows = sqlx::query(
+            "SELECT idx, entry FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+        )
+        .bind(start as i64)
+        .bind(end as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<i64, _>(0) as u64, r.get::<Vec<u8>, _>(1)))
+            .collect())
+    }
+
+    /// The inclusion proof of entry `index` in the tree of `size` committed entries.
+    pub fn ledger_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<voxide_ledger::Hash>, StoreError> {
+        let audit = self.audit_log()?;
+        if size > audit.committed() {
+            return Err(StoreError::Query(format!(
+                "the ledger has {} committed entries, not {size}",
+                audit.committed()
+            )));
+        }
+        audit.inclusion_proof(index, size)
+    }
+
+    /// The consistency proof between the trees of `from` and `to` committed entries.
+    pub fn ledger_consistency_proof(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<voxide_ledger::Hash>, StoreError> {
+        let audit = self.audit_log()?;
+        if to > audit.committed() {
+            return Err(StoreError::Query(format!(
+                "the ledger has {} committed entries, not {to}",
+                audit.committed()
+            )));
+        }
+        audit.consistency_proof(from, to)
+    }
+
+    async fn ingest_unaudited(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<(Ingested, String, String), StoreError> {
         let started = std::time::Instant::now();
         let mut parsed = tokio::task::spawn_blocking(move || parse::parse(bytes))
             .await
@@ -734,14 +917,15 @@ impl Store {
                 if let Some(old) = replaced_sha {
                     self.remove_if_unreferenced(&old).await?;
                 }
-                Ok(Ingested {
+                let ingested = Ingested {
                     outcome,
                     study_instance_uid: parsed.study_instance_uid.clone(),
                     series_instance_uid: parsed.series_instance_uid.clone(),
                     sop_class_uid: parsed.sop_class_uid.clone(),
                     sop_instance_uid: parsed.sop_instance_uid.clone(),
                     bytes: size,
-                })
+                };
+                Ok((ingested, parsed.sha256.clone(), parsed.patient_id.clone()))
             }
             Err(e) => {
                 // Nothing was indexed: the file written above must not stay behind.

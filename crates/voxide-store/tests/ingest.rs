@@ -13,6 +13,7 @@ async fn open(dir: &Path, on_conflict: ConflictPolicy) -> Store {
         data_dir: dir.to_path_buf(),
         on_conflict,
         durability: Default::default(),
+        audit: true,
     })
     .await
     .unwrap()
@@ -260,6 +261,7 @@ async fn the_data_folder_has_one_owner_and_staged_leftovers_are_removed_on_open(
         data_dir: tmp.path().to_path_buf(),
         on_conflict: ConflictPolicy::Reject,
         durability: Default::default(),
+        audit: true,
     })
     .await;
     match second {

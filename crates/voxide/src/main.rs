@@ -15,6 +15,7 @@ use voxide_dicom::{AssemblyOptions, DicomVolume, SeriesEntry};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod deid_cmd;
 mod eval_cls_cmd;
 mod eval_cmd;
 mod eval_det_cmd;
@@ -136,6 +137,13 @@ enum Command {
     #[command(subcommand)]
     Eval(EvalCommand),
     /// Run an AI model package (ONNX) on an image or DICOM series: label map, probabilities,
+    /// The audit ledger: verify a data folder's ledger from its stored entries.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// De-identify DICOM files (PS3.15 Annex E Basic Profile and options) into a new folder:
+    /// identifying attributes removed or replaced, UIDs and dates remapped under a secret key,
+    /// private attributes dropped, images with burned-in text flagged or masked.
+    Deid(deid_cmd::DeidArgs),
     /// DICOM SEG (for DICOM inputs), classification results, run.json.
     Infer(infer_cmd::InferArgs),
     /// Manage the local model registry: add (checked), list, show, remove.
@@ -199,6 +207,22 @@ enum RadiomicsCommand {
         /// heatmap PNG beside it.
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCommand {
+    /// Recompute the Merkle tree from every stored entry and check each signed checkpoint
+    /// (signature, root, consistency with the one before); any changed, removed, reordered or
+    /// inserted entry fails, naming where trust ends. Works while the server runs.
+    Verify {
+        /// The store's data folder.
+        #[arg(long, default_value = "voxide-data")]
+        data_dir: PathBuf,
+        /// The ledger's verifier key as you recorded it (`GET /api/ledger`), to detect a
+        /// replaced key folder.
+        #[arg(long)]
+        key: Option<String>,
     },
 }
 
@@ -321,6 +345,10 @@ fn main() -> ExitCode {
         Command::Eval(EvalCommand::Seg(args)) => eval_cmd::seg(&args),
         Command::Eval(EvalCommand::Cls(args)) => eval_cls_cmd::cls(&args),
         Command::Eval(EvalCommand::Det(args)) => eval_det_cmd::det(&args),
+        Command::Deid(args) => deid_cmd::deid(&args),
+        Command::Ledger(LedgerCommand::Verify { data_dir, key }) => {
+            store_cmd::ledger_verify(&data_dir, key.as_deref())
+        }
         Command::Infer(args) => infer_cmd::infer(&args),
         Command::Model(cmd) => infer_cmd::model(&cmd),
         Command::Convert {

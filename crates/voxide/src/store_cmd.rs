@@ -22,6 +22,7 @@ async fn open_store(data_dir: PathBuf, on_conflict: ConflictPolicy) -> Result<St
         data_dir,
         on_conflict,
         durability: Default::default(),
+        audit: true,
     })
     .await
     .with_context(|| format!("cannot open the store in {shown}"))
@@ -129,6 +130,11 @@ pub fn import(
             }
         }
         bar.finish_and_clear();
+        // What was recorded on the audit ledger is vouched for by a signed checkpoint.
+        store
+            .ledger_checkpoint()
+            .await
+            .context("cannot sign the audit ledger's checkpoint")?;
         for (name, e) in failed.iter().take(50) {
             eprintln!("refused {name}: {e}");
         }
@@ -144,6 +150,65 @@ pub fn import(
         if !failed.is_empty() {
             bail!("{} objects were refused (listed above); nothing partial was stored", failed.len());
         }
+        Ok(())
+    })
+}
+
+/// `voxide ledger verify`: recomputes the audit ledger of a data folder from its stored entries
+/// and checks every signed checkpoint against them.
+pub fn ledger_verify(data_dir: &Path, pinned_key: Option<&str>) -> Result<()> {
+    runtime()?.block_on(async move {
+        let stored = voxide_store::read_ledger(data_dir)
+            .await
+            .with_context(|| format!("cannot read the audit ledger of {}", data_dir.display()))?;
+        println!("ledger:   {}", stored.origin);
+        println!(
+            "key:      {} (from {})",
+            stored.verifier,
+            stored.verifier_path.display()
+        );
+        if let Some(pinned) = pinned_key {
+            let pinned = voxide_ledger::VerifierKey::parse(pinned.trim())
+                .context("--key is not a verifier key (NAME+HASH+BASE64)")?;
+            if pinned.to_string() != stored.verifier.to_string() {
+                bail!(
+                    "the data folder's ledger key is not the key you pinned: the keys folder was \
+                     replaced, and nothing the ledger says can be trusted"
+                );
+            }
+        }
+        for (expected, (index, _)) in stored.entries.iter().enumerate() {
+            if *index != expected as i64 {
+                bail!(
+                    "entry {expected} is missing (the next stored entry is {index}): entries were \
+                     removed from the index"
+                );
+            }
+        }
+        let checkpoints: Vec<&str> = stored.checkpoints.iter().map(String::as_str).collect();
+        let report = voxide_ledger::verify(
+            &stored.origin,
+            &stored.verifier,
+            stored.entries.iter().map(|(_, bytes)| bytes.as_slice()),
+            &checkpoints,
+        )
+        .context("the audit ledger does not verify")?;
+        println!(
+            "verified: {} entries, {} signed checkpoints; entries 0..{} are vouched for by the \
+             last checkpoint{}",
+            report.entries,
+            report.checkpoints,
+            report.verified_size,
+            if report.unsigned_tail > 0 {
+                format!(
+                    ", {} later entries are not signed yet (the server signs them within its \
+                     checkpoint interval)",
+                    report.unsigned_tail
+                )
+            } else {
+                String::new()
+            }
+        );
         Ok(())
     })
 }

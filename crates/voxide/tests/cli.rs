@@ -232,3 +232,194 @@ fn import_killed_midway_then_re_sent_stores_everything_once() {
     );
     assert_eq!(count_files(&objects), 905);
 }
+
+/// Relative paths of every file under `dir`, sorted.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn deid_writes_a_reproducible_copy_and_holds_back_burned_in_screens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("site.key");
+    let input = data().join("dicom/deid-data");
+    let out1 = tmp.path().join("out1");
+    let masks = tmp.path().join("masks.toml");
+    // The two ultrasound screens of deid-data are 768 x 1024: blank their top banner.
+    std::fs::write(
+        &masks,
+        "[[mask]]\nmodality = \"US\"\nrows = 768\ncolumns = 1024\nrects = [[0, 0, 1024, 90]]\n",
+    )
+    .unwrap();
+    let args = |out: &std::path::Path| {
+        vec![
+            "deid".to_string(),
+            input.to_string_lossy().into_owned(),
+            out.to_string_lossy().into_owned(),
+            "--key-file".into(),
+            key.to_string_lossy().into_owned(),
+            "--masks".into(),
+            masks.to_string_lossy().into_owned(),
+        ]
+    };
+    let run = |v: Vec<String>| voxide(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = run(args(&out1));
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("created a new de-identification key"),
+        "{stderr}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // 7 cookie screens and 2 CT screen captures (secondary capture) are held back; the 2 masked
+    // ultrasound images are written; the licence is not DICOM.
+    assert!(
+        stdout.contains("de-identified 2 file(s)")
+            && stdout.contains("9 flagged for burned-in text and skipped, 1 not DICOM, 0 failed"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("secondary capture image"), "{stderr}");
+    let files1 = tree(&out1);
+    assert_eq!(files1.len(), 2, "{files1:?}");
+    assert!(files1
+        .iter()
+        .all(|f| f.starts_with("2.25.") && f.ends_with(".dcm")));
+    let dump = Command::new("dcmdump")
+        .arg(out1.join(&files1[0]))
+        .output()
+        .expect("dcmdump (dcmtk) is installed");
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("(0028,0301) CS [NO]"), "{dump}");
+    assert!(dump.contains("(0012,0062) CS [YES]"), "{dump}");
+    assert!(dump.contains("Clean Pixel Data Option"), "{dump}");
+
+    // Same key, same input: the same files, byte for byte.
+    let out2 = tmp.path().join("out2");
+    let o = run(args(&out2));
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(tree(&out2), files1);
+    for f in &files1 {
+        assert_eq!(
+            std::fs::read(out1.join(f)).unwrap(),
+            std::fs::read(out2.join(f)).unwrap()
+        );
+    }
+
+    // Writing flagged screens on request; a bad option is refused with the list of options.
+    let out3 = tmp.path().join("out3");
+    let mut write_all = args(&out3);
+    write_all.extend(["--burned-in".into(), "write".into()]);
+    let o = run(write_all);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(tree(&out3).len(), 11);
+    let mut bad = args(&tmp.path().join("out4"));
+    bad.extend(["--profile".into(), "basic,keep-names".into()]);
+    let o = run(bad);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("keep-names") && stderr.contains("retain-long-modified-dates"),
+        "{stderr}"
+    );
+}
+
+/// Runs Python's sqlite3 on the index of `data_dir` (the tampering an attacker with file access
+/// could do).
+fn tamper(data_dir: &std::path::Path, sql: &str) {
+    let script = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(data_dir.join("index.sqlite"))
+        .arg(sql)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+}
+
+#[test]
+fn ledger_verify_accepts_the_import_log_and_names_each_kind_of_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let series = data().join("dicom/dicom2nifti/anatomical/001");
+    let o = voxide(&[
+        "import",
+        series.to_str().unwrap(),
+        "--data-dir",
+        store.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["ledger", "verify", "--data-dir", store.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        voxide(&args)
+    };
+    let o = verify(&[]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verified: 4 entries, 1 signed checkpoints; entries 0..4"),
+        "{stdout}"
+    );
+    // The entries name the instances, never the patient in clear.
+    let pub_key = std::fs::read_to_string(store.join("keys/ledger-verifier.pub")).unwrap();
+    let o = verify(&["--key", pub_key.trim()]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = verify(&[
+        "--key",
+        "other+00000000+AcTOTReBkV3Y/lXWCIvlvEaC0khudJiJeaDNzOlKrNYf",
+    ]);
+    assert!(!o.status.success());
+
+    // Back up the index, then tamper four ways; each is caught.
+    let files = ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"].map(|f| store.join(f));
+    let pristine: Vec<Option<Vec<u8>>> = files.iter().map(|f| std::fs::read(f).ok()).collect();
+    let cases = [
+        (
+            "UPDATE ledger_entries SET entry = replace(entry, 'instance_stored', 'query') WHERE idx = 2",
+            "does not verify",
+        ),
+        ("DELETE FROM ledger_entries WHERE idx = 1", "entry 1 is missing"),
+        (
+            "UPDATE ledger_entries SET idx = idx + 10 WHERE idx IN (1, 2); \
+             UPDATE ledger_entries SET idx = 2 WHERE idx = 11; UPDATE ledger_entries SET idx = 1 WHERE idx = 12",
+            "does not verify",
+        ),
+        (
+            "UPDATE ledger_entries SET idx = idx + 1 WHERE idx >= 3; \
+             INSERT INTO ledger_entries (idx, entry) SELECT 3, entry FROM ledger_entries WHERE idx = 0",
+            "does not verify",
+        ),
+    ];
+    for (sql, expected) in cases {
+        for (file, bytes) in files.iter().zip(&pristine) {
+            match bytes {
+                Some(b) => std::fs::write(file, b).unwrap(),
+                None => {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+        }
+        tamper(&store, sql);
+        let o = verify(&[]);
+        let (stdout, stderr) = text(&o);
+        assert!(!o.status.success(), "{sql}: {stdout}");
+        assert!(stderr.contains(expected), "{sql}: {stderr}");
+    }
+}

@@ -525,3 +525,170 @@ fn c_store_keeps_the_data_set_bytes_as_sent() {
         text(&o)
     );
 }
+
+/// All ledger entries the server has committed, through its paged API.
+fn ledger_entries(server: &Server) -> Vec<serde_json::Value> {
+    let mut all = Vec::new();
+    loop {
+        let (status, page) = server.get_json(&format!("/api/ledger/entries?start={}", all.len()));
+        assert_eq!(status, 200, "{page}");
+        let page = page.as_array().unwrap().clone();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+#[test]
+fn the_ledger_records_dicom_and_dicomweb_access_and_proves_it() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let server = Server::start(&store, "[ledger]\ncheckpoint_interval_seconds = 3600\n");
+    let port = server.dicom.to_string();
+    let series = data().join("dicom/dicom2nifti/anatomical/001");
+    let o = run(
+        "storescu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-aet",
+            "MODALITY1",
+            "+sd",
+            "127.0.0.1",
+            &port,
+            series.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "storescu: {}", text(&o));
+    let o = run(
+        "findscu",
+        &[
+            "-aec",
+            "VOXIDE",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    assert_eq!(pending_responses(&o), 1, "{}", text(&o));
+    let (status, studies) = server.get_json("/dicom-web/studies?PatientName=*");
+    assert_eq!(status, 200);
+    let study = studies[0]["0020000D"]["Value"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patient_name = studies[0]["00100010"]["Value"][0]["Alphabetic"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, _) = server.get(&format!("/dicom-web/studies/{study}/metadata"));
+    assert_eq!(status, 200);
+    let (status, _) = server.get("/dicom-web/studies/1.2.3.4.5/metadata");
+    assert_eq!(status, 404);
+
+    let (status, checkpoint) = server.get("/api/ledger/checkpoint");
+    assert_eq!(status, 200);
+    let entries = ledger_entries(&server);
+    let count = |action: &str| {
+        entries
+            .iter()
+            .filter(|e| e["entry"]["action"] == action)
+            .count()
+    };
+    assert_eq!(count("instance_stored"), 4, "{entries:#?}");
+    assert_eq!(count("query"), 2, "C-FIND and QIDO-RS: {entries:#?}");
+    assert_eq!(count("retrieve"), 2, "{entries:#?}");
+    let stored = entries
+        .iter()
+        .find(|e| e["entry"]["action"] == "instance_stored")
+        .unwrap();
+    assert!(stored["entry"]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("dicom:MODALITY1@127.0.0.1"));
+    assert_eq!(
+        stored["entry"]["content_sha256"].as_str().unwrap().len(),
+        64
+    );
+    assert!(stored["entry"]["patient"]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
+    let failed = entries
+        .iter()
+        .find(|e| e["entry"]["outcome"] == "failure")
+        .unwrap();
+    assert_eq!(failed["entry"]["study_instance_uid"], "1.2.3.4.5");
+    // No patient identifier in clear, anywhere in the ledger.
+    let everything = serde_json::to_string(&entries).unwrap();
+    assert!(!patient_name.is_empty() && !everything.contains(&patient_name));
+    let first = patient_name.split('^').next().unwrap();
+    assert!(first.len() < 3 || !everything.contains(first), "{first}");
+
+    // The checkpoint is a signed note over all entries; each entry's inclusion proof verifies
+    // against its root, and a later checkpoint is consistent with it.
+    let (_, info) = server.get_json("/api/ledger");
+    let verifier =
+        voxide_ledger::VerifierKey::parse(info["verifier_key"].as_str().unwrap()).unwrap();
+    let origin = info["origin"].as_str().unwrap();
+    let cp = voxide_ledger::Checkpoint::open(&checkpoint, origin, std::slice::from_ref(&verifier))
+        .unwrap();
+    assert_eq!(cp.size, entries.len() as u64);
+    let hashes = |v: &serde_json::Value| -> Vec<[u8; 32]> {
+        v["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+            .collect()
+    };
+    for e in &entries {
+        let index = e["index"].as_u64().unwrap();
+        let (status, proof) = server.get_json(&format!(
+            "/api/ledger/proof/inclusion?index={index}&size={}",
+            cp.size
+        ));
+        assert_eq!(status, 200, "{proof}");
+        let leaf: [u8; 32] = b64
+            .decode(e["leaf_hash"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        voxide_ledger::verify_inclusion(&leaf, index, cp.size, &hashes(&proof), &cp.root).unwrap();
+    }
+    let (status, _) = server.get(&format!("/dicom-web/studies/{study}/series"));
+    assert_eq!(status, 200);
+    let (_, later) = server.get("/api/ledger/checkpoint");
+    let later =
+        voxide_ledger::Checkpoint::open(&later, origin, std::slice::from_ref(&verifier)).unwrap();
+    assert!(later.size > cp.size);
+    let (_, proof) = server.get_json(&format!(
+        "/api/ledger/proof/consistency?from={}&to={}",
+        cp.size, later.size
+    ));
+    voxide_ledger::verify_consistency(cp.size, later.size, &hashes(&proof), &cp.root, &later.root)
+        .unwrap();
+
+    // SIEM exports, and the offline verification while the server runs.
+    let (status, bundle) = server.get_json("/api/ledger/export?format=fhir");
+    assert_eq!(status, 200);
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "AuditEvent");
+    assert_eq!(bundle["entry"][0]["resource"]["type"]["code"], "110104");
+    let (status, messages) = server.get_json("/api/ledger/export?format=dicom");
+    assert_eq!(status, 200);
+    assert!(messages[0]["AuditMessage"]["EventIdentification"]["EventID"]["csd-code"] == "110104");
+    let o = run(
+        env!("CARGO_BIN_EXE_voxide"),
+        &["ledger", "verify", "--data-dir", store.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 signed checkpoints"), "{}", text(&o));
+}

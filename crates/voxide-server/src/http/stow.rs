@@ -4,9 +4,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::{json, Map, Value as Json};
 use voxide_dicomweb::multipart;
-use voxide_store::{IngestOutcome, StoreError};
+use voxide_store::{Actor, IngestOutcome, StoreError};
 
 use super::{base_url, ApiError, ApiResult, Shared};
 
@@ -28,19 +29,21 @@ mod reason {
 
 pub(crate) async fn store(
     State(state): State<Shared>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    stow(state, headers, None, body).await
+    stow(state, &actor, headers, None, body).await
 }
 
 pub(crate) async fn store_in_study(
     State(state): State<Shared>,
+    Extension(actor): Extension<Actor>,
     Path(study): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    stow(state, headers, Some(study), body).await
+    stow(state, &actor, headers, Some(study), body).await
 }
 
 struct Failure {
@@ -52,6 +55,7 @@ struct Failure {
 
 async fn stow(
     state: Shared,
+    actor: &Actor,
     headers: HeaderMap,
     study: Option<String>,
     body: Bytes,
@@ -145,7 +149,7 @@ async fn stow(
         } else {
             None
         };
-        match state.store.ingest(bytes).await {
+        match state.store.ingest_as(bytes, actor).await {
             Ok(ingested) => {
                 let outcome = match ingested.outcome {
                     IngestOutcome::Stored => "stored",
