@@ -6,14 +6,14 @@
 # hunts is panics, aborts, hangs and runaway allocations; ASan would only slow it ~10x.
 set -euo pipefail
 cd "$(dirname "$0")"
-target=${1:?target: dicom_read | seg_read | nifti_read | nrrd_read | multipart_parse | pyradiomics_params | model_package | signed_note}
+target=${1:?target: dicom_read | seg_read | nifti_read | nrrd_read | multipart_parse | pyradiomics_params | model_package | signed_note | deid}
 seconds=${2:-600}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 data=../../shared/data
 corpus=corpus/$target
 mkdir -p "$corpus"
 case "$target" in
-  dicom_read) find "$data/dicom" -type f \( -name '*.dcm' -o -name 'DICOMDIR*' \) -size -64k -exec cp -n {} "$corpus/" \; ;;
+  dicom_read|deid) find "$data/dicom" -type f \( -name '*.dcm' -o -name 'DICOMDIR*' \) -size -64k -exec cp -n {} "$corpus/" \; ;;
   seg_read) find "$data/dicom" -type f -name '*.dcm' -size -128k -exec grep -l -a -F '1.2.840.10008.5.1.4.1.1.66' {} + | xargs -I{} cp -n {} "$corpus/" ;;
   nifti_read) find "$data" -type f -name '*.nii*' -size -256k -exec cp -n {} "$corpus/" \; ;;
   nrrd_read)  find "$data" -type f -name '*.nrrd' -size -512k -exec cp -n {} "$corpus/" \; ;;

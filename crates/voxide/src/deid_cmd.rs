@@ -257,15 +257,37 @@ fn one_file(path: &Path, out_dir: &Path, config: &Config, burned_in: BurnedIn) -
         .join(uid(tags::STUDY_INSTANCE_UID))
         .join(uid(tags::SERIES_INSTANCE_UID));
     let target = dir.join(format!("{}.dcm", uid(tags::SOP_INSTANCE_UID)));
-    let write = || -> Result<()> {
+    let write = || -> Result<Option<String>> {
         std::fs::create_dir_all(&dir)?;
-        let part = target.with_extension("dcm.part");
+        static PART: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PART.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let part = target.with_extension(format!("dcm.{}-{n}.part", std::process::id()));
         outcome.object.write_to_file(&part)?;
-        std::fs::rename(&part, &target)?;
-        Ok(())
+        // Linking never replaces: two inputs with one SOP Instance UID (a copy edited
+        // elsewhere) must not silently overwrite each other.
+        let linked = std::fs::hard_link(&part, &target);
+        let result = match linked {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if std::fs::read(&part)? == std::fs::read(&target)? {
+                    Ok(None)
+                } else {
+                    Ok(Some(format!(
+                        "another input file has the same SOP Instance UID with other content; \
+                         {} was kept and this file was not written",
+                        target.display()
+                    )))
+                }
+            }
+            Err(e) => Err(e.into()),
+        };
+        std::fs::remove_file(&part)?;
+        result
     };
-    if let Err(e) = write() {
-        return FileResult::Failed(format!("cannot write {}: {e:#}", target.display()));
+    match write() {
+        Ok(None) => {}
+        Ok(Some(conflict)) => return FileResult::Failed(conflict),
+        Err(e) => return FileResult::Failed(format!("cannot write {}: {e:#}", target.display())),
     }
     match flagged {
         Some(reason) => FileResult::Flagged {

@@ -322,13 +322,49 @@ fn deid_writes_a_reproducible_copy_and_holds_back_burned_in_screens() {
         );
     }
 
-    // Writing flagged screens on request; a bad option is refused with the list of options.
+    // Writing flagged screens on request. deid-data's two CT screen captures share one SOP
+    // Instance UID and differ only in identifying attributes: de-identified, they are one and
+    // the same instance, written once.
     let out3 = tmp.path().join("out3");
     let mut write_all = args(&out3);
     write_all.extend(["--burned-in".into(), "write".into()]);
     let o = run(write_all);
-    assert!(o.status.success(), "{}", text(&o).1);
-    assert_eq!(tree(&out3).len(), 11);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("de-identified 11 file(s)") && stdout.contains("0 failed"),
+        "{stdout}"
+    );
+    assert_eq!(tree(&out3).len(), 10);
+    // Two inputs with one SOP Instance UID and different pixels: the second is refused, never
+    // written over the first.
+    let twins = tmp.path().join("twins");
+    std::fs::create_dir_all(&twins).unwrap();
+    let ct = std::fs::read(data().join("dicom/pydicom/CT_small.dcm")).unwrap();
+    let mut changed = ct.clone();
+    let pixel_data = ct
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .expect("CT_small has pixel data");
+    changed[pixel_data + 500] ^= 0x55; // one pixel
+    std::fs::write(twins.join("a.dcm"), &ct).unwrap();
+    std::fs::write(twins.join("b.dcm"), &changed).unwrap();
+    let out5 = tmp.path().join("out5");
+    let o = voxide(&[
+        "deid",
+        twins.to_str().unwrap(),
+        out5.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        stdout.contains("1 failed") && stderr.contains("same SOP Instance UID"),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(tree(&out5).len(), 1);
+    // A bad option is refused with the list of options.
     let mut bad = args(&tmp.path().join("out4"));
     bad.extend(["--profile".into(), "basic,keep-names".into()]);
     let o = run(bad);
