@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 
@@ -36,20 +35,9 @@ class LedgerVoxide(Voxide):
         super().__init__(*a, **kw)
         self.ledger = ledger
 
-    def start(self, binary, work, durability="full"):
-        cfg = os.path.join(work, f"{self.name}.toml")
-        with open(cfg, "w") as f:
-            f.write(f'data_dir = "{self.data_dir}"\n'
-                    f'http = "127.0.0.1:{self.http_port}"\n'
-                    f'dicom = "127.0.0.1:{self.dicom_port}"\n'
-                    f'ae_title = "{self.aet}"\n'
-                    f'durability = "{durability}"\n'
-                    f"[ledger]\nenabled = {'true' if self.ledger else 'false'}\n")
-        env = dict(os.environ, TCP_NODELAY="1")
-        self.proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=open(self.log_path, "wb"),
-                                     stderr=subprocess.STDOUT, env=env)
-        server_bench.wait_http(f"{self.base}/healthz", self.proc)
-        self.config_text = open(cfg).read()
+    def start(self, binary, work, durability="full", extra_config=""):
+        ledger = "true" if self.ledger else "false"
+        super().start(binary, work, durability, extra_config + f"[ledger]\nenabled = {ledger}\n")
 
 
 def main():

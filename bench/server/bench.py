@@ -157,14 +157,14 @@ class Voxide(Server):
                   "instances (group commit), so every commit fsyncs the WAL: 3 fsyncs per instance on "
                   "one association (seen with strace)")
 
-    def start(self, binary, work, durability="full"):
+    def start(self, binary, work, durability="full", extra_config=""):
         cfg = os.path.join(work, f"{self.name}.toml")
         with open(cfg, "w") as f:
             f.write(f'data_dir = "{self.data_dir}"\n'
                     f'http = "127.0.0.1:{self.http_port}"\n'
                     f'dicom = "127.0.0.1:{self.dicom_port}"\n'
                     f'ae_title = "{self.aet}"\n'
-                    f'durability = "{durability}"\n')
+                    f'durability = "{durability}"\n' + extra_config)
         env = dict(os.environ, TCP_NODELAY="1")
         self.proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=open(self.log_path, "wb"),
                                      stderr=subprocess.STDOUT, env=env)

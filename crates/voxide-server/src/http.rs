@@ -1,6 +1,7 @@
 //! The HTTP side: DICOMweb under `/dicom-web`, WADO-URI at `/wado`, `/healthz`, `/metrics`.
 
 mod api;
+mod deid;
 mod ledger;
 mod qido;
 mod stow;
@@ -183,6 +184,10 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/api/jobs/{id}", get(api::job))
         .route("/api/jobs/{id}/cancel", post(api::cancel_job))
         .route("/api/rules", get(api::rules))
+        .route(
+            "/api/studies/{study}/deidentify",
+            post(deid::deidentify_study),
+        )
         .route("/api/ledger", get(ledger::info))
         .route("/api/ledger/checkpoint", get(ledger::checkpoint))
         .route("/api/ledger/entries", get(ledger::entries))

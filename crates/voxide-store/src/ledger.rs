@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS ledger_checkpoints (
 const SIGNING_KEY_FILE: &str = "ledger-signing.key";
 const VERIFIER_KEY_FILE: &str = "ledger-verifier.pub";
 const PATIENT_KEY_FILE: &str = "patient-hmac.key";
+/// The key of de-identified exports (UIDs, pseudonyms, date offsets).
+pub(crate) const DEID_KEY_FILE: &str = "deid.key";
 
 #[derive(Debug)]
 enum WriterMessage {
@@ -55,6 +57,22 @@ fn io_error(path: &Path, source: std::io::Error) -> StoreError {
     StoreError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// Reads the secret key in `path` (hexadecimal), or creates the file with 32 random bytes,
+/// readable by its owner only. Returns the key and whether it was created.
+pub fn load_or_create_secret(path: &Path) -> Result<(Vec<u8>, bool), StoreError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => hex::decode(text.trim()).map(|k| (k, false)).map_err(|e| {
+            StoreError::Internal(format!("{}: not a hexadecimal key ({e})", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_bytes()?;
+            write_secret(path, &format!("{}\n", hex::encode(key)))?;
+            Ok((key.to_vec(), true))
+        }
+        Err(e) => Err(io_error(path, e)),
     }
 }
 
@@ -101,18 +119,7 @@ fn load_keys(data_dir: &Path) -> Result<(SigningKey, Vec<u8>), StoreError> {
         std::fs::write(&verifier_path, format!("{}\n", signing.verifier()))
             .map_err(|e| io_error(&verifier_path, e))?;
     }
-    let patient_path = dir.join(PATIENT_KEY_FILE);
-    let patient_key = match std::fs::read_to_string(&patient_path) {
-        Ok(text) => hex::decode(text.trim()).map_err(|e| {
-            StoreError::Internal(format!("{}: not hexadecimal ({e})", patient_path.display()))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = random_bytes()?;
-            write_secret(&patient_path, &format!("{}\n", hex::encode(key)))?;
-            key.to_vec()
-        }
-        Err(e) => return Err(io_error(&patient_path, e)),
-    };
+    let (patient_key, _) = load_or_create_secret(&dir.join(PATIENT_KEY_FILE))?;
     Ok((signing, patient_key))
 }
 

@@ -43,7 +43,7 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
 pub use jobs::{Job, JobState, NewJob, SeriesArrival, SeriesSummary};
-pub use ledger::{read_ledger, StoredLedger};
+pub use ledger::{load_or_create_secret, read_ledger, StoredLedger};
 pub use parse::check_uid;
 pub use query::{Attribute, Level, Query, Record, Value};
 pub use voxide_ledger::{Action as AuditAction, Entry as AuditEntry, Outcome as AuditOutcome};
@@ -771,6 +771,17 @@ impl Store {
         }
     }
 
+    /// The secret key of de-identified exports (`<data_dir>/keys/deid.key`, created at first
+    /// use, owner-only): the same key gives the same UIDs and pseudonyms in every export.
+    pub fn deid_key(&self) -> Result<Vec<u8>, StoreError> {
+        let dir = self.config.data_dir.join("keys");
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(load_or_create_secret(&dir.join(ledger::DEID_KEY_FILE))?.0)
+    }
+
     /// Whether the audit ledger is on.
     pub fn audit_enabled(&self) -> bool {
         self.audit.is_some()
@@ -833,12 +844,8 @@ impl Store {
             .collect())
     }
 
-    /// The inclusion proof of entry `index` in the tree of `size` committed entries.
-    pub fn ledger_inclusion_proof(
-        &self,
-        index: u64,
-        size: u64,
-    ) -> Result<Vec<voxide_ledger::Hash>, StoreError> {
+    /// The ledger, when at least `size` entries are committed.
+    fn audit_log_of_size(&self, size: u64) -> Result<&ledger::AuditLog, StoreError> {
         let audit = self.audit_log()?;
         if size > audit.committed() {
             return Err(StoreError::Query(format!(
@@ -846,7 +853,16 @@ impl Store {
                 audit.committed()
             )));
         }
-        audit.inclusion_proof(index, size)
+        Ok(audit)
+    }
+
+    /// The inclusion proof of entry `index` in the tree of `size` committed entries.
+    pub fn ledger_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<voxide_ledger::Hash>, StoreError> {
+        self.audit_log_of_size(size)?.inclusion_proof(index, size)
     }
 
     /// The consistency proof between the trees of `from` and `to` committed entries.
@@ -855,14 +871,7 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<Vec<voxide_ledger::Hash>, StoreError> {
-        let audit = self.audit_log()?;
-        if to > audit.committed() {
-            return Err(StoreError::Query(format!(
-                "the ledger has {} committed entries, not {to}",
-                audit.committed()
-            )));
-        }
-        audit.consistency_proof(from, to)
+        self.audit_log_of_size(to)?.consistency_proof(from, to)
     }
 
     async fn ingest_unaudited(

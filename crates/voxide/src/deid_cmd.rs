@@ -1,6 +1,5 @@
 //! `voxide deid`: de-identify DICOM files into a new folder (PS3.15 Annex E, `voxide-deid`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -74,29 +73,16 @@ struct MaskFile {
 
 /// Reads the key, or creates a new random one (readable by its owner only).
 fn load_or_create_key(path: &Path) -> Result<DeidKey> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => DeidKey::from_hex(&text).with_context(|| format!("{}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options
-                .open(path)
-                .with_context(|| format!("cannot create the key file {}", path.display()))?;
-            writeln!(file, "{hex}")?;
-            file.sync_all()?;
-            eprintln!(
-                "created a new de-identification key in {}: keep it secret, and reuse it so that \
-                 later exports of the same patients stay linked",
-                path.display()
-            );
-            DeidKey::new(&bytes).map_err(Into::into)
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
+    let (bytes, created) = voxide_store::load_or_create_secret(path)
+        .with_context(|| format!("the key file {}", path.display()))?;
+    if created {
+        eprintln!(
+            "created a new de-identification key in {}: keep it secret, and reuse it so that \
+             later exports of the same patients stay linked",
+            path.display()
+        );
     }
+    DeidKey::new(&bytes).with_context(|| format!("{}", path.display()))
 }
 
 fn config(args: &DeidArgs) -> Result<Config> {

@@ -691,4 +691,45 @@ fn the_ledger_records_dicom_and_dicomweb_access_and_proves_it() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("2 signed checkpoints"), "{}", text(&o));
+
+    // A de-identified copy of the study, stored as a new study; exporting again adds nothing.
+    let (status, copy) = server.post_json(
+        &format!("/api/studies/{study}/deidentify"),
+        r#"{"profile": "basic,retain-long-modified-dates"}"#,
+    );
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!(
+        (copy["copied"].as_u64(), copy["already_copied"].as_u64()),
+        (Some(4), Some(0)),
+        "{copy}"
+    );
+    let new_study = copy["study_instance_uids"][0].as_str().unwrap().to_string();
+    assert!(new_study.starts_with("2.25.") && new_study != study);
+    let (_, found) = server.get_json(&format!(
+        "/dicom-web/studies?StudyInstanceUID={new_study}&includefield=00100010"
+    ));
+    let name = found[0]["00100010"]["Value"][0]["Alphabetic"]
+        .as_str()
+        .unwrap();
+    assert!(
+        name.starts_with("VX") && !name.contains(&patient_name),
+        "{name}"
+    );
+    let (_, again) = server.post_json(
+        &format!("/api/studies/{study}/deidentify"),
+        r#"{"profile": "basic,retain-long-modified-dates"}"#,
+    );
+    assert_eq!(again["already_copied"].as_u64(), Some(4), "{again}");
+    assert_eq!(again["study_instance_uids"][0], new_study.as_str());
+    let (status, bad) = server.post_json(
+        &format!("/api/studies/{study}/deidentify"),
+        r#"{"profile": "basic,keep-everything"}"#,
+    );
+    assert_eq!(status, 400, "{bad}");
+    let entries = ledger_entries(&server);
+    let export = entries
+        .iter()
+        .filter(|e| e["entry"]["action"] == "deidentify")
+        .count();
+    assert_eq!(export, 2, "two exports on the ledger");
 }

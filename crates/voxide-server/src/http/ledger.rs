@@ -56,6 +56,8 @@ pub(crate) async fn entries(
     State(state): State<Shared>,
     Query(range): Query<Range>,
 ) -> ApiResult<Response> {
+    // Entries recorded a moment ago are committed first, so a client sees its own requests.
+    state.store.ledger_flush().await?;
     let rows = state
         .store
         .ledger_entries(range.start, range.end.unwrap_or(u64::MAX))
@@ -83,6 +85,7 @@ pub(crate) async fn export(
             "unknown export format '{format}': use fhir (AuditEvent) or dicom (PS3.15 audit messages)"
         )));
     }
+    state.store.ledger_flush().await?;
     let (origin, _, _) = state.store.ledger_info()?;
     let rows = state
         .store
