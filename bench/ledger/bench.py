@@ -82,8 +82,7 @@ def main():
                 log(f"round {r} C-STORE ledger {key}: {m['instances_per_s']:.1f} instances/s")
 
         log(f"indexing {qido_instances} small instances in each server for QIDO-RS")
-        gen = SmallInstances(os.path.join(repo, server_bench.TEMPLATE_REL,
-                                          sorted(os.listdir(os.path.join(repo, server_bench.TEMPLATE_REL)))[0]), 7)
+        gen = SmallInstances(sorted(m["path"] for m in sets["warm_on"])[0], seed=7)
         payloads = list(gen.make(qido_instances))
         for s in servers.values():
             ingest_small_fast(s, payloads)
