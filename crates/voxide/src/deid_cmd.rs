@@ -108,7 +108,13 @@ fn config(args: &DeidArgs) -> Result<Config> {
 
 enum FileResult {
     Written,
-    Flagged { reason: String, written: bool },
+    /// Its copy is byte for byte one another input already wrote (same instance, differing
+    /// only in what de-identification removed).
+    Same,
+    Flagged {
+        reason: String,
+        written: bool,
+    },
     NotDicom,
     Failed(String),
 }
@@ -152,10 +158,11 @@ pub fn deid(args: &DeidArgs) -> Result<()> {
     results.sort_by(|a, b| a.0.cmp(&b.0));
 
     let (mut written, mut flagged_written, mut skipped, mut not_dicom) = (0, 0, 0, 0);
-    let mut failed = 0;
+    let (mut failed, mut same) = (0, 0);
     for (path, result) in &results {
         match result {
             FileResult::Written => written += 1,
+            FileResult::Same => same += 1,
             FileResult::Flagged { reason, written: w } => {
                 if *w {
                     flagged_written += 1;
@@ -180,8 +187,8 @@ pub fn deid(args: &DeidArgs) -> Result<()> {
         }
     }
     println!(
-        "de-identified {} file(s) into {} ({}); {} flagged for burned-in text and skipped, {} \
-         not DICOM, {} failed",
+        "de-identified {} file(s) into {} ({}); {same} identical to another input's copy, {} \
+         flagged for burned-in text and skipped, {} not DICOM, {} failed",
         written + flagged_written,
         args.output.display(),
         config
@@ -243,7 +250,7 @@ fn one_file(path: &Path, out_dir: &Path, config: &Config, burned_in: BurnedIn) -
         .join(uid(tags::STUDY_INSTANCE_UID))
         .join(uid(tags::SERIES_INSTANCE_UID));
     let target = dir.join(format!("{}.dcm", uid(tags::SOP_INSTANCE_UID)));
-    let write = || -> Result<Option<String>> {
+    let write = || -> Result<Option<Result<(), String>>> {
         std::fs::create_dir_all(&dir)?;
         static PART: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = PART.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -256,13 +263,13 @@ fn one_file(path: &Path, out_dir: &Path, config: &Config, burned_in: BurnedIn) -
             Ok(()) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 if std::fs::read(&part)? == std::fs::read(&target)? {
-                    Ok(None)
+                    Ok(Some(Ok(())))
                 } else {
-                    Ok(Some(format!(
+                    Ok(Some(Err(format!(
                         "another input file has the same SOP Instance UID with other content; \
                          {} was kept and this file was not written",
                         target.display()
-                    )))
+                    ))))
                 }
             }
             Err(e) => Err(e.into()),
@@ -272,7 +279,8 @@ fn one_file(path: &Path, out_dir: &Path, config: &Config, burned_in: BurnedIn) -
     };
     match write() {
         Ok(None) => {}
-        Ok(Some(conflict)) => return FileResult::Failed(conflict),
+        Ok(Some(Ok(()))) => return FileResult::Same,
+        Ok(Some(Err(conflict))) => return FileResult::Failed(conflict),
         Err(e) => return FileResult::Failed(format!("cannot write {}: {e:#}", target.display())),
     }
     match flagged {

@@ -731,5 +731,5 @@ fn the_ledger_records_dicom_and_dicomweb_access_and_proves_it() {
         .iter()
         .filter(|e| e["entry"]["action"] == "deidentify")
         .count();
-    assert_eq!(export, 2, "two exports on the ledger");
+    assert_eq!(export, 3, "two exports and the refused one on the ledger");
 }

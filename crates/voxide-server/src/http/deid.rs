@@ -37,10 +37,27 @@ pub(crate) async fn deidentify_study(
     Path(study): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
+    let result = export(&state, &actor, &study, &body).await;
+    // A refused export (bad body or profile, unknown study) is on the ledger too.
+    if let Err(e) = &result {
+        let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::Deidentify);
+        entry.study_instance_uid = Some(study.clone());
+        entry.outcome = AuditOutcome::Failure;
+        entry.reason = Some(e.message.clone());
+        entry
+            .details
+            .insert("status".into(), e.status.as_u16().to_string());
+        state.store.audit(entry);
+    }
+    result
+}
+
+async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiResult<Response> {
+    let study = study.to_string();
     let request: DeidRequest = if body.is_empty() {
         DeidRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!(
                 "the body must be JSON like {{\"profile\": \"basic,retain-long-modified-dates\"}}: {e}"
             ))
@@ -83,7 +100,7 @@ pub(crate) async fn deidentify_study(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         match result {
             Ok(None) => left_out.push(instance.sop_instance_uid.clone()),
-            Ok(Some(copy)) => match state.store.ingest_as(copy, &actor).await {
+            Ok(Some(copy)) => match state.store.ingest_as(copy, actor).await {
                 Ok(stored) => {
                     new_studies.insert(stored.study_instance_uid);
                     match stored.outcome {
