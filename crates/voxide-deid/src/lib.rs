@@ -47,7 +47,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde::Deserialize;
-use voxide_dicom::DicomObject;
+use voxide_dicom::{str_of, DicomObject};
 
 pub use pseudonym::{shift_date, DeidKey, MIN_KEY_BYTES};
 pub use table::{Action, Row};
@@ -391,9 +391,13 @@ pub fn deidentify(obj: DicomObject, config: &Config) -> Result<Outcome, DeidErro
     }
 
     mark_deidentified(&mut dataset, &config.options, masked);
-    if let Some(uid) = str_of(&dataset, tags::SOP_INSTANCE_UID) {
-        meta.media_storage_sop_instance_uid = uid;
-    }
+    // The meta group names the instance too; without a SOP Instance UID in the data set, its
+    // own UID is replaced the same way, so the original never survives there.
+    meta.media_storage_sop_instance_uid = match str_of(&dataset, tags::SOP_INSTANCE_UID) {
+        Some(uid) => uid,
+        None if config.options.retain_uids => meta.media_storage_sop_instance_uid.clone(),
+        None => config.key.uid(&meta.media_storage_sop_instance_uid),
+    };
     meta.source_application_entity_title = None;
     meta.sending_application_entity_title = None;
     meta.receiving_application_entity_title = None;
@@ -406,12 +410,6 @@ pub fn deidentify(obj: DicomObject, config: &Config) -> Result<Outcome, DeidErro
         masked,
         counts: ctx.counts,
     })
-}
-
-fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_string())
 }
 
 /// Why an image may carry burned-in text (PS3.15 E.3.1: Burned In Annotation, and the modality

@@ -6,7 +6,9 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use voxide_dicom::DicomObject;
 
-use crate::{str_of, DeidError, MaskRule};
+use voxide_dicom::str_of;
+
+use crate::{DeidError, MaskRule};
 
 /// The first rule that fits the image: same size, and modality and manufacturer when the rule
 /// names them.

@@ -580,3 +580,22 @@ fn masks_blank_their_rectangles_in_flagged_images_only() {
     assert!(outcome.burned_in.is_none() && !outcome.masked);
     assert_eq!(pixel_bytes(&outcome.object), pixels);
 }
+
+#[test]
+fn the_meta_group_never_keeps_the_original_instance_uid() {
+    let path = voxide_testdata::data("dicom/pydicom/CT_small.dcm");
+    let mut original = open(&path, ReadDepth::Full).unwrap();
+    let uid = original.meta().media_storage_sop_instance_uid.clone();
+    // A data set without its SOP Instance UID: only the meta group names the instance.
+    original.remove_element(tags::SOP_INSTANCE_UID);
+    let out = deidentify(original, &test_config(Options::default()))
+        .unwrap()
+        .object;
+    let meta_uid = out
+        .meta()
+        .media_storage_sop_instance_uid
+        .trim_end_matches('\0')
+        .to_string();
+    assert_ne!(meta_uid, uid.trim_end_matches('\0'));
+    assert!(meta_uid.starts_with("2.25."), "{meta_uid}");
+}

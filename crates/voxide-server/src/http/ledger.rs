@@ -50,18 +50,23 @@ pub(crate) struct Range {
     format: Option<String>,
 }
 
+/// The stored entries of `range`; entries recorded a moment ago are committed first, so a client
+/// sees its own requests.
+async fn committed_entries(state: &Shared, range: &Range) -> ApiResult<Vec<(u64, Vec<u8>)>> {
+    state.store.ledger_flush().await?;
+    Ok(state
+        .store
+        .ledger_entries(range.start, range.end.unwrap_or(u64::MAX))
+        .await?)
+}
+
 /// `GET /api/ledger/entries?start=&end=`: committed entries (at most 1000), each with its index,
 /// the entry and its leaf hash.
 pub(crate) async fn entries(
     State(state): State<Shared>,
     Query(range): Query<Range>,
 ) -> ApiResult<Response> {
-    // Entries recorded a moment ago are committed first, so a client sees its own requests.
-    state.store.ledger_flush().await?;
-    let rows = state
-        .store
-        .ledger_entries(range.start, range.end.unwrap_or(u64::MAX))
-        .await?;
+    let rows = committed_entries(&state, &range).await?;
     let list: Vec<_> = rows
         .iter()
         .map(|(index, bytes)| {
@@ -85,12 +90,8 @@ pub(crate) async fn export(
             "unknown export format '{format}': use fhir (AuditEvent) or dicom (PS3.15 audit messages)"
         )));
     }
-    state.store.ledger_flush().await?;
+    let rows = committed_entries(&state, &range).await?;
     let (origin, _, _) = state.store.ledger_info()?;
-    let rows = state
-        .store
-        .ledger_entries(range.start, range.end.unwrap_or(u64::MAX))
-        .await?;
     let mut events = Vec::with_capacity(rows.len());
     for (index, bytes) in &rows {
         let entry = Entry::from_bytes(bytes).map_err(|e| {
@@ -130,16 +131,21 @@ pub(crate) struct InclusionParams {
     size: Option<u64>,
 }
 
+/// The tree size asked for, or all committed entries.
+async fn size_or_committed(state: &Shared, size: Option<u64>) -> ApiResult<u64> {
+    match size {
+        Some(s) => Ok(s),
+        None => Ok(state.store.ledger_flush().await?),
+    }
+}
+
 /// `GET /api/ledger/proof/inclusion?index=&size=`: the proof that entry `index` is in the tree
 /// of `size` entries (default: all committed).
 pub(crate) async fn inclusion(
     State(state): State<Shared>,
     Query(p): Query<InclusionParams>,
 ) -> ApiResult<Response> {
-    let size = match p.size {
-        Some(s) => s,
-        None => state.store.ledger_flush().await?,
-    };
+    let size = size_or_committed(&state, p.size).await?;
     let proof = state.store.ledger_inclusion_proof(p.index, size)?;
     let leaf = state.store.ledger_entries(p.index, p.index + 1).await?;
     let leaf_hash = leaf.first().map(|(_, bytes)| B64.encode(leaf_hash(bytes)));
@@ -165,10 +171,7 @@ pub(crate) async fn consistency(
     State(state): State<Shared>,
     Query(p): Query<ConsistencyParams>,
 ) -> ApiResult<Response> {
-    let to = match p.to {
-        Some(t) => t,
-        None => state.store.ledger_flush().await?,
-    };
+    let to = size_or_committed(&state, p.to).await?;
     let proof = state.store.ledger_consistency_proof(p.from, to)?;
     Ok(axum::Json(json!({ "from": p.from, "to": to, "hashes": b64(&proof) })).into_response())
 }
