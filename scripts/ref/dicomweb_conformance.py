@@ -33,6 +33,19 @@ import pydicom
 import requests
 from dicomweb_client.api import DICOMwebClient
 
+# voxide requires credentials: every request (requests' and dicomweb-client's, which share
+# requests.Session) carries the bearer token given in VOXIDE_TOKEN.
+_TOKEN = os.environ.get("VOXIDE_TOKEN")
+if _TOKEN:
+    _send = requests.Session.request
+
+    def _with_token(self, method, url, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("Authorization", f"Bearer {_TOKEN}")
+        return _send(self, method, url, headers=headers, **kwargs)
+
+    requests.Session.request = _with_token
+
 
 def fail(msg):
     print(f"FAILED: {msg}", file=sys.stderr)

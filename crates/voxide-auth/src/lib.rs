@@ -27,8 +27,11 @@
 //! | `administer` |   ✓   |          |           |            |         |
 //! | `whoami`     |   ✓   |    ✓     |     ✓     |     ✓      |    ✓    |
 
+mod address;
 pub mod oidc;
 pub mod token;
+
+pub use address::AddressPattern;
 
 use std::fmt;
 use std::str::FromStr;

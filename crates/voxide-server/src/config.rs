@@ -46,6 +46,86 @@ pub struct ServerConfig {
     pub inference: InferenceConfig,
     /// The audit ledger.
     pub ledger: LedgerConfig,
+    /// Authentication and authorisation.
+    pub auth: AuthConfig,
+}
+
+/// Who may connect and what they may do. On by default: a new data folder gets one admin
+/// account whose token is printed once at the first start (`voxide token` makes more).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Require credentials on every HTTP request but `/healthz`, and an allow-listed peer on
+    /// every DICOM association. Off: everyone may do everything (a test bench only).
+    pub enabled: bool,
+    /// A verified API token is remembered this long before its hash is checked again
+    /// (revocations and role changes through the API take effect at once).
+    pub token_cache_seconds: f64,
+    /// Bearer JWTs of an OpenID Connect provider, besides API tokens.
+    pub oidc: Option<OidcConfig>,
+    /// DICOM peers allowed to associate, by AE title and address; the first match counts.
+    pub dicom_peers: Vec<DicomPeer>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token_cache_seconds: 60.0,
+            oidc: None,
+            dicom_peers: Vec::new(),
+        }
+    }
+}
+
+/// An OpenID Connect provider whose access tokens voxide accepts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// Accepted `aud` values (voxide's client id at the provider).
+    pub audiences: Vec<String>,
+    /// The provider's JSON Web Key Set, as a file (download it from the provider's `jwks_uri`;
+    /// replace it when the provider rotates keys).
+    pub jwks_file: PathBuf,
+    /// The claim naming the user.
+    #[serde(default = "default_name_claim")]
+    pub name_claim: String,
+    /// The claim holding the voxide role (a string or an array).
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// The claim holding granted collections (optional in tokens).
+    #[serde(default = "default_collections_claim")]
+    pub collections_claim: String,
+}
+
+fn default_name_claim() -> String {
+    "sub".into()
+}
+fn default_role_claim() -> String {
+    "voxide_role".into()
+}
+fn default_collections_claim() -> String {
+    "voxide_collections".into()
+}
+
+/// A DICOM peer allowed to associate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DicomPeer {
+    /// Its calling AE title; `*` for any.
+    pub ae_title: String,
+    /// Addresses it may connect from: IPs or CIDR blocks (`10.1.0.0/16`), `*` for any.
+    pub addresses: Vec<String>,
+    /// `uploader` (C-STORE only), `clinician` or `admin` (also C-FIND, C-MOVE, C-GET).
+    pub role: String,
+    /// Collections it sees through C-FIND, C-MOVE and C-GET (`*`: all studies).
+    #[serde(default)]
+    pub collections: Vec<String>,
+    /// Studies it stores join this collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_collection: Option<String>,
 }
 
 /// The audit ledger: every store, query, retrieval and model run recorded in a Merkle log with
@@ -161,6 +241,7 @@ impl Default for ServerConfig {
             remote_aes: BTreeMap::new(),
             inference: InferenceConfig::default(),
             ledger: LedgerConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -219,6 +300,37 @@ impl ServerConfig {
             && self.ledger.checkpoint_interval_seconds > 0.0)
         {
             return Err("ledger.checkpoint_interval_seconds must be more than 0".into());
+        }
+        let auth = &self.auth;
+        if !(auth.token_cache_seconds.is_finite() && auth.token_cache_seconds >= 0.0) {
+            return Err("auth.token_cache_seconds must be 0 or more".into());
+        }
+        for peer in &auth.dicom_peers {
+            let role: voxide_auth::Role = peer
+                .role
+                .parse()
+                .map_err(|e| format!("auth.dicom_peers '{}': {e}", peer.ae_title))?;
+            if !matches!(
+                role,
+                voxide_auth::Role::Admin
+                    | voxide_auth::Role::Uploader
+                    | voxide_auth::Role::Clinician
+            ) {
+                return Err(format!(
+                    "auth.dicom_peers '{}': role {role} cannot be given to a DICOM peer (DICOM carries no de-identified views or ledger); use uploader, clinician or admin",
+                    peer.ae_title
+                ));
+            }
+            if peer.addresses.is_empty() {
+                return Err(format!(
+                    "auth.dicom_peers '{}': list the addresses it connects from (\"*\" for any)",
+                    peer.ae_title
+                ));
+            }
+            for a in &peer.addresses {
+                voxide_auth::AddressPattern::parse(a)
+                    .map_err(|e| format!("auth.dicom_peers '{}': {e}", peer.ae_title))?;
+            }
         }
         let inference = &self.inference;
         if !(inference.stable_age_seconds.is_finite() && inference.stable_age_seconds >= 0.0) {

@@ -22,8 +22,10 @@ use dicom_ul::{Pdu, ServerAssociationOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use voxide_auth::{Operation, Principal};
 use voxide_store::{
-    Actor, AuditAction, AuditEntry, AuditOutcome, IngestOutcome, Level, Query, StoreError, Value,
+    Actor, AuditAction, AuditEntry, AuditOutcome, IngestOutcome, Level, Query, Scope, StoreError,
+    Value,
 };
 
 use crate::{AppState, ServerError};
@@ -70,6 +72,8 @@ mod status {
     pub const CANNOT_UNDERSTAND: u16 = 0xC000;
     pub const SUB_OPERATIONS_FAILED: u16 = 0xB000;
     pub const UNABLE_TO_PROCESS: u16 = 0xC001;
+    /// Refused: Not Authorized (PS3.7 C.5.1).
+    pub const NOT_AUTHORIZED: u16 = 0x0124;
 }
 
 /// C-GET needs the requestor to take the SCP role for storage classes: accept the roles it
@@ -91,13 +95,22 @@ impl dicom_ul::association::server::Negotiation for AcceptProposedRoles {
     }
 }
 
-/// Refuses associations called with another AE title, when configured to.
-#[derive(Debug, Clone, Copy)]
-struct CalledAeTitle {
-    check: bool,
+/// Refuses associations called with another AE title (when configured to), and those of
+/// peers that are not on the allow-list (`[[auth.dicom_peers]]`, by calling AE title and
+/// address).
+#[derive(Debug, Clone)]
+struct PeerAccess {
+    check_called: bool,
+    state: Arc<AppState>,
 }
 
-impl dicom_ul::association::server::AccessControl for CalledAeTitle {
+tokio::task_local! {
+    /// The address of the peer whose association is being negotiated: dicom-ul's access
+    /// control sees AE titles only.
+    static CONNECTING_FROM: Option<std::net::IpAddr>;
+}
+
+impl dicom_ul::association::server::AccessControl for PeerAccess {
     fn check_access(
         &self,
         this_ae_title: &str,
@@ -105,9 +118,31 @@ impl dicom_ul::association::server::AccessControl for CalledAeTitle {
         called_ae_title: &str,
         _user_identity: Option<&dicom_ul::pdu::UserIdentity>,
     ) -> Result<(), dicom_ul::pdu::AssociationRJServiceUserReason> {
-        if self.check && this_ae_title.trim() != called_ae_title.trim() {
+        if self.check_called && this_ae_title.trim() != called_ae_title.trim() {
             tracing::warn!(calling = %calling_ae_title, called = %called_ae_title, "association refused: called AE title is not ours");
             return Err(dicom_ul::pdu::AssociationRJServiceUserReason::CalledAETitleNotRecognized);
+        }
+        let address = CONNECTING_FROM.try_with(|a| *a).ok().flatten();
+        if self
+            .state
+            .auth
+            .dicom_peer(calling_ae_title, address)
+            .is_none()
+        {
+            tracing::warn!(calling = %calling_ae_title, address = ?address, "association refused: the peer is not in [[auth.dicom_peers]]");
+            let mut entry = AuditEntry::new(
+                &format!(
+                    "dicom:{}@{}",
+                    calling_ae_title.trim(),
+                    address.map_or_else(|| "unknown".into(), |a| a.to_string())
+                ),
+                "none",
+                AuditAction::LoginFailed,
+            );
+            entry.outcome = AuditOutcome::Failure;
+            entry.reason = Some("calling AE title and address are not on the allow-list".into());
+            self.state.store.audit(entry);
+            return Err(dicom_ul::pdu::AssociationRJServiceUserReason::CallingAETitleNotRecognized);
         }
         Ok(())
     }
@@ -129,8 +164,9 @@ pub(crate) async fn serve(
     for ts in ACCEPTED_SYNTAXES {
         options = options.with_transfer_syntax(*ts);
     }
-    let options = Arc::new(options.ae_access_control(CalledAeTitle {
-        check: state.config.check_called_ae_title,
+    let options = Arc::new(options.ae_access_control(PeerAccess {
+        check_called: state.config.check_called_ae_title,
+        state: state.clone(),
     }));
     let slots = Arc::new(Semaphore::new(state.config.max_associations));
     let mut tasks = JoinSet::new();
@@ -181,11 +217,9 @@ where
     // dicom-ul never disables Nagle; a response written after a request would wait ~40 ms
     // for the peer's delayed ACK.
     let _ = socket.set_nodelay(true);
-    let peer_ip = socket
-        .peer_addr()
-        .map_or_else(|_| "unknown".to_string(), |a| a.ip().to_string());
-    let mut assoc = options
-        .establish_async(socket)
+    let peer_address = socket.peer_addr().ok().map(|a| a.ip());
+    let mut assoc = CONNECTING_FROM
+        .scope(peer_address, options.establish_async(socket))
         .await
         .map_err(|e| ServerError::Association(format!("negotiation failed: {e}")))?;
     state.metrics.associations.inc();
@@ -197,15 +231,27 @@ where
         .cloned()
         .collect();
     tracing::info!(calling = %calling, contexts = contexts.len(), "association accepted");
+    let Some(principal) = state.auth.dicom_peer(&calling, peer_address) else {
+        // The access control let it in; the allow-list cannot have changed since.
+        let _ = assoc.abort().await;
+        return Err(ServerError::Association(format!(
+            "{calling} is not an allowed peer"
+        )));
+    };
     let actor = Actor {
-        name: format!("dicom:{}@{peer_ip}", calling.trim()),
-        role: "dicom-peer".into(),
+        name: principal.name.clone(),
+        role: principal.role.as_str().into(),
+    };
+    let peer = Peer {
+        actor,
+        scope: crate::auth::scope_of(&principal),
+        principal,
     };
     loop {
         match receive_message(&mut assoc).await {
             Ok(Event::Message(m)) => {
                 let handled = PEER.scope(
-                    actor.clone(),
+                    peer.clone(),
                     dispatch(&mut assoc, &contexts, &calling, state, m),
                 );
                 if let Err(e) = handled.await {
@@ -233,16 +279,44 @@ where
 
 type Assoc = AsyncServerAssociation<TcpStream>;
 
+/// The peer of an association: who it is, for the ledger, and what it may do and see.
+#[derive(Debug, Clone)]
+struct Peer {
+    actor: Actor,
+    principal: Principal,
+    scope: Scope,
+}
+
 tokio::task_local! {
-    /// The peer of the association this task serves, for the audit ledger.
-    static PEER: Actor;
+    /// The peer of the association this task serves.
+    static PEER: Peer;
 }
 
 /// The DICOM peer being served (`AE@address`).
 fn peer() -> Actor {
-    PEER.try_with(Actor::clone).unwrap_or_else(|_| Actor {
-        name: "dicom:unknown".into(),
-        role: "dicom-peer".into(),
+    PEER.try_with(|p| p.actor.clone())
+        .unwrap_or_else(|_| Actor {
+            name: "dicom:unknown".into(),
+            role: "none".into(),
+        })
+}
+
+/// The studies the peer being served sees.
+fn peer_scope() -> Scope {
+    PEER.try_with(|p| p.scope.clone())
+        .unwrap_or_else(|_| Scope::nothing())
+}
+
+/// Why the peer being served may not do `operation`, if it may not.
+fn refused(operation: Operation) -> Option<String> {
+    let allowed = PEER
+        .try_with(|p| p.principal.may(operation))
+        .unwrap_or(false);
+    (!allowed).then(|| {
+        format!(
+            "this peer ({}) may not {operation:?}: its [[auth.dicom_peers]] role does not allow it",
+            peer().name
+        )
     })
 }
 
@@ -311,6 +385,33 @@ async fn dispatch(
     };
     let abstract_syntax = context.abstract_syntax.trim_end_matches('\0').to_string();
     let ts = context.transfer_syntax.trim_end_matches('\0').to_string();
+    let needs = match m.field() {
+        command::C_STORE_RQ => Some(Operation::Store),
+        command::C_FIND_RQ => Some(Operation::Search),
+        command::C_MOVE_RQ | command::C_GET_RQ => Some(Operation::Retrieve),
+        _ => None,
+    };
+    if let Some(why) = needs.and_then(refused) {
+        tracing::warn!(%calling, reason = %why, "DIMSE request refused");
+        let action = match needs {
+            Some(Operation::Store) => AuditAction::InstanceStored,
+            Some(Operation::Search) => AuditAction::Query,
+            _ => AuditAction::Retrieve,
+        };
+        audit(
+            state,
+            action,
+            &format!("0x{:04X}", m.field()),
+            &[],
+            Some(why.clone()),
+        );
+        let mut extra = vec![message::lo(tags::ERROR_COMMENT, &why)];
+        if let Some(instance) = m.text(tags::AFFECTED_SOP_INSTANCE_UID) {
+            extra.push(message::ui(tags::AFFECTED_SOP_INSTANCE_UID, &instance));
+        }
+        let rsp = response(m.field() | 0x8000, &m, status::NOT_AUTHORIZED, false, extra);
+        return send_message(assoc, pc, &rsp, None).await;
+    }
     match m.field() {
         command::C_ECHO_RQ => {
             let rsp = response(command::C_ECHO_RSP, &m, status::SUCCESS, false, vec![]);
@@ -376,6 +477,19 @@ async fn c_store(
         Err(e) => (status::CANNOT_UNDERSTAND, Some(e)),
         Ok(file) => match state.store.ingest_as(file, &peer()).await {
             Ok(ingested) => {
+                let into = PEER
+                    .try_with(|p| p.principal.upload_collection.clone())
+                    .ok()
+                    .flatten();
+                if let Some(collection) = into {
+                    if let Err(e) = state
+                        .store
+                        .add_to_collection(&collection, &ingested.study_instance_uid)
+                        .await
+                    {
+                        tracing::error!(%collection, error = %e, "cannot add a received study to the peer's collection");
+                    }
+                }
                 let outcome = match ingested.outcome {
                     IngestOutcome::Stored => "stored",
                     IngestOutcome::Duplicate => "duplicate",
@@ -508,6 +622,7 @@ async fn c_find(
         keys: matching_keys(&identifier, level),
         limit: None,
         offset: 0,
+        scope: peer_scope(),
     };
     let records = match state.store.query(&query).await {
         Ok(r) => r,
@@ -659,6 +774,7 @@ async fn instances_to_retrieve(
             keys,
             limit: None,
             offset: 0,
+            scope: peer_scope(),
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -673,6 +789,7 @@ async fn instances_to_retrieve(
                     keys: vec![(tag::PATIENT_ID, id)],
                     limit: None,
                     offset: 0,
+                    scope: peer_scope(),
                 })
                 .await
                 .map_err(|e| e.to_string())?;

@@ -1,5 +1,6 @@
 //! The HTTP side: DICOMweb under `/dicom-web`, WADO-URI at `/wado`, `/healthz`, `/metrics`.
 
+mod admin;
 mod api;
 mod deid;
 mod ledger;
@@ -14,10 +15,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use voxide_store::{Actor, AuditAction, AuditEntry, AuditOutcome, StoreError};
+use voxide_auth::{Operation, Principal};
+use voxide_store::{Actor, AuditAction, AuditEntry, AuditOutcome, Scope, StoreError};
+
+use crate::auth::Refusal;
 
 use crate::metrics::RequestLabels;
 use crate::AppState;
@@ -188,6 +192,35 @@ pub(crate) fn router(state: Shared) -> Router {
             "/api/studies/{study}/deidentify",
             post(deid::deidentify_study),
         )
+        .route(
+            "/api/collections/{name}/deidentify",
+            post(deid::deidentify_collection),
+        )
+        .route("/api/whoami", get(admin::whoami))
+        .route(
+            "/api/accounts",
+            get(admin::accounts).post(admin::create_account),
+        )
+        .route("/api/accounts/{name}", post(admin::update_account))
+        .route("/api/accounts/{name}/tokens", post(admin::create_token))
+        .route(
+            "/api/accounts/{name}/grants/{collection}",
+            put(admin::grant).delete(admin::revoke_grant),
+        )
+        .route("/api/tokens", get(admin::tokens))
+        .route(
+            "/api/tokens/{id}",
+            axum::routing::delete(admin::revoke_token),
+        )
+        .route(
+            "/api/collections",
+            get(admin::collections).post(admin::create_collection),
+        )
+        .route("/api/collections/{name}", get(admin::collection))
+        .route(
+            "/api/collections/{name}/studies/{study}",
+            put(admin::add_study).delete(admin::remove_study),
+        )
         .route("/api/ledger", get(ledger::info))
         .route("/api/ledger/checkpoint", get(ledger::checkpoint))
         .route("/api/ledger/entries", get(ledger::entries))
@@ -212,7 +245,13 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         return None;
     }
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(Any)
         .expose_headers(Any);
     Some(if origins.iter().any(|o| o == "*") {
@@ -226,7 +265,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     })
 }
 
-/// The actor of HTTP requests until authentication names one.
+/// The actor of requests to public routes (`/healthz`, unknown paths).
 fn anonymous() -> Actor {
     Actor {
         name: "http:anonymous".into(),
@@ -234,7 +273,8 @@ fn anonymous() -> Actor {
     }
 }
 
-/// Records latency by route, logs each request and puts data accesses on the audit ledger.
+/// Authenticates and authorises each request, records latency by route, logs it and puts data
+/// accesses (and logins, refused or not) on the audit ledger.
 async fn observe(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().to_string();
@@ -244,13 +284,27 @@ async fn observe(State(state): State<Shared>, mut request: Request, next: Next) 
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or_default().to_string();
-    let actor = request
-        .extensions()
-        .get::<Actor>()
-        .cloned()
-        .unwrap_or_else(anonymous);
-    request.extensions_mut().insert(actor.clone());
-    let response = next.run(request).await;
+    let (actor, response) =
+        match authorise(&state, &method, &route, &path, &query, request.headers()).await {
+            Ok(Some(principal)) => {
+                let actor = Actor {
+                    name: principal.name.clone(),
+                    role: principal.role.as_str().into(),
+                };
+                request.extensions_mut().insert(actor.clone());
+                request
+                    .extensions_mut()
+                    .insert(crate::auth::scope_of(&principal));
+                request.extensions_mut().insert(principal);
+                (actor, next.run(request).await)
+            }
+            Ok(None) => {
+                request.extensions_mut().insert(anonymous());
+                request.extensions_mut().insert(Scope::nothing());
+                (anonymous(), next.run(request).await)
+            }
+            Err((actor, refusal)) => (actor, refusal),
+        };
     if state.store.audit_enabled() {
         if let Some(entry) = audit_entry(
             &state,
@@ -277,6 +331,118 @@ async fn observe(State(state): State<Shared>, mut request: Request, next: Next) 
         .observe(elapsed.as_secs_f64());
     tracing::debug!(%method, %path, status, ms = elapsed.as_secs_f64() * 1e3, "request");
     response
+}
+
+/// Who sent the request and whether it may do what it asks: the principal (`None` on public
+/// routes), or the refusal to answer with and the actor to record it under.
+async fn authorise(
+    state: &AppState,
+    method: &str,
+    route: &str,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, (Actor, Response)> {
+    if !state.auth.enabled() {
+        return Ok(Some(crate::auth::open_principal("http:anonymous".into())));
+    }
+    let Some(operation) = crate::auth::operation_of(method, route) else {
+        return Ok(None);
+    };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    let (principal, fresh) = match state.auth.authenticate(&state.store, authorization).await {
+        Ok(found) => found,
+        Err(Refusal::Unauthenticated(why)) => {
+            // Only presented credentials that fail are failed logins; a missing header is a
+            // plain refusal (recorded with the route when it asks for data).
+            if authorization.is_some() {
+                let mut entry = AuditEntry::new("http:unknown", "none", AuditAction::LoginFailed);
+                entry.outcome = AuditOutcome::Failure;
+                entry.reason = Some(why.clone());
+                entry
+                    .details
+                    .insert("route".into(), format!("{method} {route}"));
+                state.store.audit(entry);
+            }
+            let mut response = ApiError::new(StatusCode::UNAUTHORIZED, why).into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"voxide\""),
+            );
+            return Err((anonymous(), response));
+        }
+        Err(Refusal::Forbidden(why)) => {
+            return Err((
+                anonymous(),
+                ApiError::new(StatusCode::FORBIDDEN, why).into_response(),
+            ))
+        }
+    };
+    let actor = Actor {
+        name: principal.name.clone(),
+        role: principal.role.as_str().into(),
+    };
+    if fresh {
+        let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::Login);
+        entry
+            .details
+            .insert("method".into(), format!("{:?}", principal.method));
+        state.store.audit(entry);
+    }
+    if !principal.may(operation) {
+        let why = format!(
+            "the role {} may not {operation:?} ({method} {route}); ask an admin for another role or account",
+            principal.role
+        );
+        return Err((
+            actor,
+            ApiError::new(StatusCode::FORBIDDEN, why).into_response(),
+        ));
+    }
+    if matches!(
+        operation,
+        Operation::Search | Operation::Retrieve | Operation::Deidentify
+    ) {
+        let scope = crate::auth::scope_of(&principal);
+        if scope != Scope::All {
+            let mut studies = Vec::new();
+            for (template, value) in route.split('/').zip(path.split('/')) {
+                if template == "{study}" {
+                    studies.push(value.to_string());
+                }
+            }
+            if route == "/wado" {
+                for (key, value) in form_urlencoded_pairs(query) {
+                    match key.as_str() {
+                        "studyUID" => studies.push(value),
+                        "objectUID" => {
+                            if let Ok(Some(found)) = state.store.instance(&value).await {
+                                studies.push(found.study_instance_uid);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for study in studies {
+                let visible = state
+                    .store
+                    .study_in_scope(&scope, &study)
+                    .await
+                    .unwrap_or(false);
+                if !visible {
+                    let e = ApiError::not_found(format!(
+                        "study {study} is not stored here, or not in a collection granted to {}",
+                        principal.name
+                    ));
+                    return Err((actor, e.into_response()));
+                }
+            }
+        }
+    }
+    Ok(Some(principal))
 }
 
 /// The ledger entry of a request, for requests that touch data: searches (QIDO-RS), reads
@@ -382,7 +548,7 @@ async fn metrics(State(state): State<Shared>) -> ApiResult<Response> {
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!(
-        "no such resource: {}; DICOMweb lives under /dicom-web (studies, series, instances), voxide's API under /api (models, jobs, rules, ledger)",
+        "no such resource: {}; DICOMweb lives under /dicom-web (studies, series, instances), voxide's API under /api (models, jobs, rules, ledger, accounts, tokens, collections, whoami)",
         uri.path()
     ))
 }

@@ -19,6 +19,7 @@
 //! [`run`] starts both listeners and returns when the shutdown future completes and in-flight
 //! requests and associations have finished.
 
+mod auth;
 mod config;
 mod dicomjson;
 mod dimse;
@@ -30,7 +31,11 @@ mod render;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use config::{ArrivalRule, CorsConfig, InferenceConfig, LedgerConfig, RemoteAe, ServerConfig};
+pub use auth::{bootstrap_admin, issue_token, Authenticator};
+pub use config::{
+    ArrivalRule, AuthConfig, CorsConfig, DicomPeer, InferenceConfig, LedgerConfig, OidcConfig,
+    RemoteAe, ServerConfig,
+};
 pub use dimse::scu;
 pub use metrics::Metrics;
 use voxide_store::{Store, StoreConfig, StoreError};
@@ -61,6 +66,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Wakes idle model-run runners when a run is queued.
     pub job_wakeup: tokio::sync::Notify,
+    /// Checks credentials and DICOM peers.
+    pub auth: Authenticator,
 }
 
 /// Validates the configuration and opens the store: the state every handler shares.
@@ -80,11 +87,13 @@ pub async fn open(config: ServerConfig) -> Result<Arc<AppState>, ServerError> {
         studies = stats.studies,
         "store opened"
     );
+    let auth = Authenticator::new(&config.auth)?;
     Ok(Arc::new(AppState {
         store,
         config,
         metrics: Metrics::default(),
         job_wakeup: tokio::sync::Notify::new(),
+        auth,
     }))
 }
 
@@ -120,6 +129,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let state = open(config).await?;
+    if state.auth.enabled() {
+        if let Some(token) = bootstrap_admin(&state.store).await? {
+            // Printed once, never logged or stored: only its hash is kept.
+            eprintln!(
+                "\nA new data folder: created the account 'admin' with this API token (shown once; keep it safe):\n\n    {token}\n\nSend it as 'Authorization: Bearer <token>'. More accounts and tokens: voxide token --help\n"
+            );
+        }
+    } else {
+        tracing::warn!("authentication is off ([auth] enabled = false): anyone who can reach this server may read and change everything");
+    }
 
     let http_listener = tokio::net::TcpListener::bind(state.config.http)
         .await

@@ -47,6 +47,11 @@ async fn bad_c_store_data_sets_get_failure_statuses_with_reasons() {
         data_dir: tmp.path().join("store"),
         http: ([127, 0, 0, 1], http).into(),
         dicom: ([127, 0, 0, 1], dicom).into(),
+        // Bad input, not access control, is under test here (tests/auth.rs covers that).
+        auth: voxide_server::AuthConfig {
+            enabled: false,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -143,6 +148,11 @@ async fn c_cancel_stops_a_c_find() {
         data_dir: tmp.path().join("store"),
         http: ([127, 0, 0, 1], http).into(),
         dicom: ([127, 0, 0, 1], dicom).into(),
+        // Bad input, not access control, is under test here (tests/auth.rs covers that).
+        auth: voxide_server::AuthConfig {
+            enabled: false,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

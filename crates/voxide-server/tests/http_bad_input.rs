@@ -14,6 +14,11 @@ async fn state(dir: &std::path::Path, max_request_bytes: u64) -> Arc<AppState> {
     let config = ServerConfig {
         data_dir: dir.to_path_buf(),
         max_request_bytes,
+        // Bad input, not access control, is under test here (tests/auth.rs covers that).
+        auth: voxide_server::AuthConfig {
+            enabled: false,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     voxide_server::open(config).await.unwrap()

@@ -24,6 +24,7 @@
 //! Identical re-sends are no-ops; the same SOP Instance UID with other bytes is refused or
 //! replaces the stored one, as [`ConflictPolicy`] says, and is always logged.
 
+mod access;
 pub mod jobs;
 mod ledger;
 mod parse;
@@ -42,6 +43,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Mutex;
 
+pub use access::{Account, Collection, Scope, TokenRecord};
 pub use jobs::{Job, JobState, NewJob, SeriesArrival, SeriesSummary};
 pub use ledger::{load_or_create_secret, read_ledger, StoredLedger};
 pub use parse::check_uid;
@@ -251,9 +253,10 @@ pub struct Store {
 
 /// Version 2 added the computed study and series attributes (counts, modalities in study);
 /// version 3 the jobs and series arrivals, version 4 the audit ledger (new tables and a trigger
-/// only, created by [`SCHEMA`] and [`ledger::SCHEMA`]). Kept in step with the `PRAGMA
+/// only, created by [`SCHEMA`] and [`ledger::SCHEMA`]), version 5 access control (tables only,
+/// [`access::SCHEMA`]). Kept in step with the `PRAGMA
 /// user_version` written in [`Store::open`].
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS patients (
@@ -681,7 +684,8 @@ impl Store {
         }
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
         sqlx::raw_sql(ledger::SCHEMA).execute(&pool).await?;
-        sqlx::raw_sql("PRAGMA user_version = 4")
+        sqlx::raw_sql(access::SCHEMA).execute(&pool).await?;
+        sqlx::raw_sql("PRAGMA user_version = 5")
             .execute(&pool)
             .await?;
         let objects = LocalFileSystem::new_with_prefix(&objects_dir)?

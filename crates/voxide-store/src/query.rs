@@ -39,6 +39,8 @@ pub struct Query {
     pub keys: Vec<(u32, String)>,
     pub limit: Option<usize>,
     pub offset: usize,
+    /// The studies the asker may see; records outside are not returned.
+    pub scope: crate::Scope,
 }
 
 /// A value of an attribute the index returns.
@@ -458,6 +460,22 @@ fn build(query: &Query) -> Result<(String, SqliteArguments), StoreError> {
             })?;
         condition(column, value, &mut conditions, &mut args)?;
     }
+    let study_column = if level == Patient {
+        "sx.study_uid"
+    } else {
+        "st.study_uid"
+    };
+    if let Some((scoped, scope_args)) = query.scope.condition(study_column) {
+        conditions.push(if level == Patient {
+            format!("EXISTS (SELECT 1 FROM studies sx WHERE sx.patient_pk = p.pk AND {scoped})")
+        } else {
+            scoped
+        });
+        for a in scope_args {
+            args.add(a)
+                .map_err(|e| StoreError::Internal(format!("query argument: {e}")))?;
+        }
+    }
     let select: Vec<&str> = columns_for(level).map(|c| c.sql).collect();
     let from = match level {
         Patient => "patients p",
@@ -540,6 +558,7 @@ mod tests {
             keys: vec![(tag, v.to_string())],
             limit: None,
             offset: 0,
+            scope: Default::default(),
         };
         let (sql, _) = build(&q(tag::STUDY_DATE, "20200101-20201231")).unwrap();
         assert!(

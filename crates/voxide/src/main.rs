@@ -25,6 +25,7 @@ mod net_cmd;
 mod radiomics_cmd;
 mod radiomics_report;
 mod store_cmd;
+mod token_cmd;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -140,6 +141,9 @@ enum Command {
     /// The audit ledger: verify a data folder's ledger from its stored entries.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Accounts and API tokens of a data folder: create (prints the token once), list, revoke.
+    #[command(subcommand)]
+    Token(token_cmd::TokenCommand),
     /// De-identify DICOM files (PS3.15 Annex E Basic Profile and options) into a new folder:
     /// identifying attributes removed or replaced, UIDs and dates remapped under a secret key,
     /// private attributes dropped, images with burned-in text flagged or masked.
@@ -349,6 +353,7 @@ fn main() -> ExitCode {
         Command::Ledger(LedgerCommand::Verify { data_dir, key }) => {
             store_cmd::ledger_verify(&data_dir, key.as_deref())
         }
+        Command::Token(cmd) => token_cmd::token(cmd),
         Command::Infer(args) => infer_cmd::infer(&args),
         Command::Model(cmd) => infer_cmd::model(&cmd),
         Command::Convert {

@@ -34,9 +34,14 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn python(args: &[&str]) -> String {
+fn python(server: &Server, args: &[&str]) -> String {
+    python_with(server.token.as_deref(), args)
+}
+
+fn python_with(token: Option<&str>, args: &[&str]) -> String {
     let root = voxide_testdata::workspace_root();
     let o = Command::new(root.join("target/pyref/bin/python"))
+        .env("VOXIDE_TOKEN", token.unwrap_or_default())
         .arg(root.join("scripts/ref/dicomweb_conformance.py"))
         .args(args)
         .output()
@@ -311,7 +316,10 @@ fn dcmtk_clients_store_find_move_and_get() {
 
     // Everything stored over C-STORE comes back over WADO-RS (transfer-syntax=*) with the same
     // elements and pixel bytes.
-    let out = python(&["compare-datasets", &server.url(), sts.to_str().unwrap()]);
+    let out = python(
+        &server,
+        &["compare-datasets", &server.url(), sts.to_str().unwrap()],
+    );
     assert!(out.contains("\"identical_datasets\": 905"), "{out}");
 
     // And voxide check agrees with the files.
@@ -338,17 +346,20 @@ fn dicomweb_client_stores_searches_and_retrieves() {
     let server = Server::start(&tmp.path().join("store"), "");
     let sts = data().join("multimodal/ibsi-sts");
     // STOW-RS every file as sent, then WADO-RS each back byte for byte.
-    let out = python(&["stow-all", &server.url(), sts.to_str().unwrap()]);
+    let out = python(&server, &["stow-all", &server.url(), sts.to_str().unwrap()]);
     assert!(
         out.contains("\"files\": 905, \"stored\": 905, \"identical\": 905"),
         "{out}"
     );
     // dicomweb-client's own calls: store, search, metadata, frames, rendered, WADO-URI.
-    let out = python(&[
-        "client",
-        &server.url(),
-        sts.join("STS_003").to_str().unwrap(),
-    ]);
+    let out = python(
+        &server,
+        &[
+            "client",
+            &server.url(),
+            sts.join("STS_003").to_str().unwrap(),
+        ],
+    );
     assert!(out.contains("series_instances"), "{out}");
 }
 
@@ -357,12 +368,15 @@ fn killed_during_a_2000_instance_ingest_then_restarted_and_re_sent_stores_each_o
     let tmp = tempfile::tempdir().unwrap();
     let generated = tmp.path().join("generated");
     let sts_ct = data().join("multimodal/ibsi-sts/STS_002/CT");
-    let out = python(&[
-        "generate",
-        sts_ct.to_str().unwrap(),
-        generated.to_str().unwrap(),
-        "2000",
-    ]);
+    let out = python_with(
+        None,
+        &[
+            "generate",
+            sts_ct.to_str().unwrap(),
+            generated.to_str().unwrap(),
+            "2000",
+        ],
+    );
     assert!(out.contains("\"generated\": 2000"), "{out}");
     let store = tmp.path().join("store");
     let mut server = Server::start(&store, "");
@@ -499,12 +513,15 @@ fn c_store_keeps_the_data_set_bytes_as_sent() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("sent 905 instances"), "{}", text(&o));
-    let out = python(&[
-        "retrieve-identical",
-        &server.url(),
-        sts.to_str().unwrap(),
-        "--dataset-only",
-    ]);
+    let out = python(
+        &server,
+        &[
+            "retrieve-identical",
+            &server.url(),
+            sts.to_str().unwrap(),
+            "--dataset-only",
+        ],
+    );
     assert!(out.contains("\"files\": 905, \"identical\": 905"), "{out}");
     let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
         .args(["echo", &format!("VOXIDE@127.0.0.1:{}", server.dicom)])
@@ -680,17 +697,28 @@ fn the_ledger_records_dicom_and_dicomweb_access_and_proves_it() {
     let (status, bundle) = server.get_json("/api/ledger/export?format=fhir");
     assert_eq!(status, 200);
     assert_eq!(bundle["resourceType"], "Bundle");
-    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "AuditEvent");
-    assert_eq!(bundle["entry"][0]["resource"]["type"]["code"], "110104");
+    // The first entries are the tests' admin account and token (permission changes).
+    let events = bundle["entry"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .all(|e| e["resource"]["resourceType"] == "AuditEvent"));
+    assert!(events
+        .iter()
+        .any(|e| e["resource"]["type"]["code"] == "110104"));
     let (status, messages) = server.get_json("/api/ledger/export?format=dicom");
     assert_eq!(status, 200);
-    assert!(messages[0]["AuditMessage"]["EventIdentification"]["EventID"]["csd-code"] == "110104");
+    assert!(messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["AuditMessage"]["EventIdentification"]["EventID"]["csd-code"] == "110104"));
     let o = run(
         env!("CARGO_BIN_EXE_voxide"),
         &["ledger", "verify", "--data-dir", store.to_str().unwrap()],
     );
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("2 signed checkpoints"), "{}", text(&o));
+    // One by `voxide token create` (the tests' admin), one at the request above.
+    assert!(text(&o).contains("3 signed checkpoints"), "{}", text(&o));
 
     // A de-identified copy of the study, stored as a new study; exporting again adds nothing.
     let (status, copy) = server.post_json(

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 use voxide_store::JobState;
@@ -60,6 +60,7 @@ pub(crate) struct RunRequest {
 /// stored and of the model's modality.
 pub(crate) async fn create_run(
     State(state): State<Shared>,
+    Extension(scope): Extension<voxide_store::Scope>,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
@@ -76,13 +77,24 @@ pub(crate) async fn create_run(
     let series = state
         .store
         .series_summary(&request.series_instance_uid)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "series {} is not stored here",
-                request.series_instance_uid
-            ))
-        })?;
+        .await?;
+    let series = match series {
+        Some(s)
+            if state
+                .store
+                .study_in_scope(&scope, &s.study_instance_uid)
+                .await? =>
+        {
+            Some(s)
+        }
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::not_found(format!(
+            "series {} is not stored here",
+            request.series_instance_uid
+        ))
+    })?;
     if let Some(study) = &request.study_instance_uid {
         if study != &series.study_instance_uid {
             return Err(ApiError::bad_request(format!(

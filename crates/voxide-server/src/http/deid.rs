@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
+use voxide_auth::Principal;
 use voxide_deid::{Config, DeidKey, Options};
 use voxide_store::{Actor, AuditAction, AuditEntry, AuditOutcome, IngestOutcome};
 
@@ -25,6 +26,21 @@ pub(crate) struct DeidRequest {
     #[serde(default)]
     profile: Option<String>,
     /// Copy images flagged for burned-in annotation too (default: leave them out).
+    #[serde(default)]
+    include_burned_in: bool,
+    /// Add the copy to this (existing) collection, e.g. a research project's.
+    #[serde(default)]
+    collection: Option<String>,
+}
+
+/// The body of `POST /api/collections/{name}/deidentify`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CollectionDeidRequest {
+    /// The collection the copies join; created when missing.
+    target: String,
+    #[serde(default)]
+    profile: Option<String>,
     #[serde(default)]
     include_burned_in: bool,
 }
@@ -64,6 +80,114 @@ async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiR
         })?
     };
     let profile = request.profile.unwrap_or_else(|| "basic".into());
+    if let Some(c) = &request.collection {
+        if !state
+            .store
+            .collections()
+            .await?
+            .iter()
+            .any(|k| &k.name == c)
+        {
+            return Err(ApiError::not_found(format!(
+                "no collection '{c}' (an admin creates it with POST /api/collections)"
+            )));
+        }
+    }
+    let (status, answer) = copy_study(
+        state,
+        actor,
+        &study,
+        &profile,
+        request.include_burned_in,
+        request.collection.as_deref(),
+    )
+    .await?;
+    Ok((status, Json(answer)).into_response())
+}
+
+/// `POST /api/collections/{name}/deidentify`: a de-identified copy of every study of a
+/// collection, gathered in the target collection (a research project's, which researchers
+/// are granted). Answers with one summary per study.
+pub(crate) async fn deidentify_collection(
+    State(state): State<Shared>,
+    Extension(actor): Extension<Actor>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let request: CollectionDeidRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body must be JSON like {{\"target\": \"lung-trial-deid\", \"profile\": \"basic\"}}: {e}"
+        ))
+    })?;
+    let granted = principal.all_studies() || principal.collections.iter().any(|c| c == &name);
+    let collections = state.store.collections().await?;
+    if !granted || !collections.iter().any(|c| c.name == name) {
+        return Err(ApiError::not_found(format!(
+            "no collection '{name}' granted to {}",
+            principal.name
+        )));
+    }
+    voxide_auth::check_name("collection", &request.target)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if request.target == name {
+        return Err(ApiError::bad_request(
+            "the target must be another collection than the source",
+        ));
+    }
+    let profile = request.profile.unwrap_or_else(|| "basic".into());
+    Options::parse(&profile).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if !collections.iter().any(|c| c.name == request.target) {
+        state
+            .store
+            .create_collection(&request.target, &format!("de-identified copies of {name}"))
+            .await?;
+        let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::PermissionChange);
+        entry.details.insert(
+            "change".into(),
+            format!("collection {} created", request.target),
+        );
+        entry.collection = Some(request.target.clone());
+        state.store.audit(entry);
+    }
+    let mut studies = Vec::new();
+    let mut worst = StatusCode::OK;
+    for study in state.store.collection_studies(&name).await? {
+        if state.store.instances(&study, None, None).await?.is_empty() {
+            continue; // named in the collection, not (yet) stored
+        }
+        let (status, answer) = copy_study(
+            &state,
+            &actor,
+            &study,
+            &profile,
+            request.include_burned_in,
+            Some(&request.target),
+        )
+        .await?;
+        if status != StatusCode::OK {
+            worst = status;
+        }
+        studies.push(answer);
+    }
+    Ok((
+        worst,
+        Json(json!({ "source": name, "target": request.target, "profile": profile, "studies": studies })),
+    )
+        .into_response())
+}
+
+/// Stores a de-identified copy of one study, marks it as such and adds it to `collection`.
+async fn copy_study(
+    state: &Shared,
+    actor: &Actor,
+    study: &str,
+    profile: &str,
+    include_burned_in: bool,
+    collection: Option<&str>,
+) -> ApiResult<(StatusCode, serde_json::Value)> {
+    let study = study.to_string();
+    let profile = profile.to_string();
     let options = Options::parse(&profile).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let instances = state.store.instances(&study, None, None).await?;
     if instances.is_empty() {
@@ -82,7 +206,7 @@ async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiR
     for instance in &instances {
         let bytes = state.store.read(instance).await?;
         let config = config.clone();
-        let include = request.include_burned_in;
+        let include = include_burned_in;
         let result = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, String> {
             let obj = voxide_dicom::from_bytes(&bytes, voxide_dicom::ReadDepth::Full)?;
             let outcome = voxide_deid::deidentify(obj, &config).map_err(|e| e.to_string())?;
@@ -118,8 +242,19 @@ async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiR
         }
     }
 
+    for copy in &new_studies {
+        state
+            .store
+            .mark_deidentified(copy, &study, &profile)
+            .await?;
+        if let Some(c) = collection {
+            state.store.add_to_collection(c, copy).await?;
+        }
+    }
+
     let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::Deidentify);
     entry.study_instance_uid = Some(study.clone());
+    entry.collection = collection.map(str::to_string);
     entry.details.insert("profile".into(), profile.clone());
     entry.details.insert(
         "copy_study_instance_uids".into(),
@@ -151,7 +286,7 @@ async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiR
     };
     Ok((
         status,
-        Json(json!({
+        json!({
             "source_study_instance_uid": study,
             "study_instance_uids": new_studies,
             "profile": profile,
@@ -160,7 +295,6 @@ async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiR
             "already_copied": duplicates,
             "left_out_burned_in": left_out,
             "failed": failed,
-        })),
-    )
-        .into_response())
+        }),
+    ))
 }

@@ -3,45 +3,51 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::{Map, Value as Json};
 use voxide_store::query::tag;
-use voxide_store::{Level, Query, Record};
+use voxide_store::{Level, Query, Record, Scope};
 
 use super::{base_url, ApiError, ApiResult, Shared};
 use crate::dicomjson;
 
 pub(crate) async fn studies(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     headers: axum::http::HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    search(state, headers, Level::Study, vec![], q).await
+    search(state, scope, headers, Level::Study, vec![], q).await
 }
 
 pub(crate) async fn all_series(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     headers: axum::http::HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    search(state, headers, Level::Series, vec![], q).await
+    search(state, scope, headers, Level::Series, vec![], q).await
 }
 
 pub(crate) async fn all_instances(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     headers: axum::http::HeaderMap,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    search(state, headers, Level::Instance, vec![], q).await
+    search(state, scope, headers, Level::Instance, vec![], q).await
 }
 
 pub(crate) async fn study_series(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     headers: axum::http::HeaderMap,
     Path(study): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     search(
         state,
+        scope,
         headers,
         Level::Series,
         vec![(tag::STUDY_INSTANCE_UID, study)],
@@ -52,12 +58,14 @@ pub(crate) async fn study_series(
 
 pub(crate) async fn study_instances(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     headers: axum::http::HeaderMap,
     Path(study): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     search(
         state,
+        scope,
         headers,
         Level::Instance,
         vec![(tag::STUDY_INSTANCE_UID, study)],
@@ -68,12 +76,14 @@ pub(crate) async fn study_instances(
 
 pub(crate) async fn series_instances(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     headers: axum::http::HeaderMap,
     Path((study, series)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     search(
         state,
+        scope,
         headers,
         Level::Instance,
         vec![
@@ -87,6 +97,7 @@ pub(crate) async fn series_instances(
 
 async fn search(
     state: Shared,
+    scope: Scope,
     headers: axum::http::HeaderMap,
     level: Level,
     mut keys: Vec<(u32, String)>,
@@ -101,6 +112,7 @@ async fn search(
         keys,
         limit: parsed.limit,
         offset: parsed.offset,
+        scope,
     };
     let records = state.store.query(&query).await?;
     let indexed: Vec<u32> = voxide_store::query::indexed_attributes(level)

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::{json, Map, Value as Json};
+use voxide_auth::Principal;
 use voxide_dicomweb::multipart;
 use voxide_store::{Actor, IngestOutcome, StoreError};
 
@@ -30,20 +31,24 @@ mod reason {
 pub(crate) async fn store(
     State(state): State<Shared>,
     Extension(actor): Extension<Actor>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    stow(state, &actor, headers, None, body).await
+    let into = principal.upload_collection.as_deref();
+    stow(state, &actor, into, headers, None, body).await
 }
 
 pub(crate) async fn store_in_study(
     State(state): State<Shared>,
     Extension(actor): Extension<Actor>,
+    Extension(principal): Extension<Principal>,
     Path(study): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    stow(state, &actor, headers, Some(study), body).await
+    let into = principal.upload_collection.as_deref();
+    stow(state, &actor, into, headers, Some(study), body).await
 }
 
 struct Failure {
@@ -56,6 +61,7 @@ struct Failure {
 async fn stow(
     state: Shared,
     actor: &Actor,
+    upload_collection: Option<&str>,
     headers: HeaderMap,
     study: Option<String>,
     body: Bytes,
@@ -104,6 +110,7 @@ async fn stow(
     let mut stored: Vec<Json> = Vec::new();
     let mut failed: Vec<Failure> = Vec::new();
     let mut warned = false;
+    let mut collected = std::collections::HashSet::new();
     for part in &parts {
         let part_type = part.content_type().map(|t| {
             t.split(';')
@@ -151,6 +158,14 @@ async fn stow(
         };
         match state.store.ingest_as(bytes, actor).await {
             Ok(ingested) => {
+                if let Some(collection) = upload_collection {
+                    if collected.insert(ingested.study_instance_uid.clone()) {
+                        state
+                            .store
+                            .add_to_collection(collection, &ingested.study_instance_uid)
+                            .await?;
+                    }
+                }
                 let outcome = match ingested.outcome {
                     IngestOutcome::Stored => "stored",
                     IngestOutcome::Duplicate => "duplicate",

@@ -20,14 +20,60 @@ pub struct Server {
     pub child: Child,
     pub http: u16,
     pub dicom: u16,
+    /// The bearer token sent with every request ([`Server::request_as`] sends another).
+    pub token: Option<String>,
+}
+
+/// DICOM peers of the tests: any AE title from this machine, as admin.
+pub const LOCAL_PEERS: &str =
+    "\n[[auth.dicom_peers]]\nae_title = \"*\"\naddresses = [\"127.0.0.1\"]\nrole = \"admin\"\ncollections = [\"*\"]\n";
+
+/// `voxide token create` for a data folder: the token.
+pub fn create_token(data_dir: &Path, name: &str, role: &str, collections: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voxide"));
+    cmd.args(["token", "create", "--data-dir", data_dir.to_str().unwrap()])
+        .args(["--name", name, "--role", role]);
+    for c in collections {
+        cmd.args(["--collection", c]);
+    }
+    let out = cmd.output().expect("run voxide token create");
+    assert!(
+        out.status.success(),
+        "voxide token create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("vx_"), "{token}");
+    token
 }
 
 impl Server {
+    /// A server with authentication on, an admin token for the tests' requests, and every
+    /// local DICOM peer allowed as admin.
     pub fn start(data_dir: &Path, extra_config: &str) -> Server {
         Self::start_on(data_dir, extra_config, free_port(), free_port())
     }
 
     pub fn start_on(data_dir: &Path, extra_config: &str, http: u16, dicom: u16) -> Server {
+        // On a restart the account exists and gets another token.
+        let token = create_token(data_dir, "test-admin", "admin", &[]);
+        Self::start_raw(
+            data_dir,
+            &format!("{extra_config}{LOCAL_PEERS}"),
+            http,
+            dicom,
+            Some(token),
+        )
+    }
+
+    /// A server with exactly `extra_config` (authentication as it says) and `token` sent.
+    pub fn start_raw(
+        data_dir: &Path,
+        extra_config: &str,
+        http: u16,
+        dicom: u16,
+        token: Option<String>,
+    ) -> Server {
         let config = data_dir.with_extension("toml");
         std::fs::write(
             &config,
@@ -43,7 +89,12 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start voxide serve");
-        let server = Server { child, http, dicom };
+        let server = Server {
+            child,
+            http,
+            dicom,
+            token,
+        };
         let start = Instant::now();
         while server.get("/healthz").0 != 200 {
             assert!(
@@ -85,9 +136,21 @@ impl Server {
         (status, json)
     }
 
-    /// A plain HTTP/1.0 request: (status, body bytes).
+    /// A plain HTTP/1.0 request with the server's token: (status, body bytes).
     pub fn request(
         &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        self.request_as(self.token.as_deref(), method, path, content_type, body)
+    }
+
+    /// A plain HTTP/1.0 request with `token` (none: no Authorization header).
+    pub fn request_as(
+        &self,
+        token: Option<&str>,
         method: &str,
         path: &str,
         content_type: &str,
@@ -98,9 +161,10 @@ impl Server {
         };
         let _ = write!(
             s,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nAccept: */*\r\nContent-Length: {}\r\n{}\r\n",
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nAccept: */*\r\nContent-Length: {}\r\n{}{}\r\n",
             self.http,
             body.len(),
+            token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n")),
             if content_type.is_empty() {
                 String::new()
             } else {
