@@ -433,8 +433,9 @@ async fn authorise(
                     .await
                     .unwrap_or(false);
                 if !visible {
+                    // Names nothing looked up: a WADO-URI objectUID must not reveal its study.
                     let e = ApiError::not_found(format!(
-                        "study {study} is not stored here, or not in a collection granted to {}",
+                        "not found: the requested study is not stored here, or not in a collection granted to {}",
                         principal.name
                     ));
                     return Err((actor, e.into_response()));

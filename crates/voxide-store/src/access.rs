@@ -421,11 +421,12 @@ impl Store {
 
     /// Whether `scope` lets one see `study` (stored or not).
     pub async fn study_in_scope(&self, scope: &Scope, study: &str) -> Result<bool, StoreError> {
-        let Some((condition, args)) = scope.condition("?1") else {
+        let Some((condition, args)) = scope.condition("asked.study_uid") else {
             return Ok(true);
         };
-        // Audited: the condition is built from fixed text; the study and collections are bound.
-        let sql = format!("SELECT {condition}");
+        // Audited: the condition is built from fixed text; the study and collections are bound
+        // (anonymous placeholders only, in order: sqlx binds by position).
+        let sql = format!("SELECT COUNT(*) FROM (SELECT ? AS study_uid) asked WHERE {condition}");
         let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(study);
         for a in args {
             query = query.bind(a);
