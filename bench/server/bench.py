@@ -165,6 +165,10 @@ class Voxide(Server):
                     f'dicom = "127.0.0.1:{self.dicom_port}"\n'
                     f'ae_title = "{self.aet}"\n'
                     f'durability = "{durability}"\n' + extra_config)
+            # Orthanc runs with AuthenticationEnabled false: so does voxide here (what
+            # authentication costs is measured by bench/trust).
+            if "[auth]" not in extra_config:
+                f.write("[auth]\nenabled = false\n")
         env = dict(os.environ, TCP_NODELAY="1")
         self.proc = subprocess.Popen([binary, "serve", "--config", cfg], stdout=open(self.log_path, "wb"),
                                      stderr=subprocess.STDOUT, env=env)

@@ -239,17 +239,14 @@ pub fn scope_of(principal: &Principal) -> Scope {
         return Scope::All;
     }
     let all_collections = principal.all_studies();
-    let deidentified_only = principal.role.sees_only_deidentified();
-    if all_collections && !deidentified_only {
-        return Scope::All;
-    }
     match principal.role {
+        Role::Clinician if all_collections => Scope::All,
         Role::Clinician | Role::Researcher => Scope::Studies {
             collections: principal.collections.clone(),
             all_collections,
-            deidentified_only,
+            deidentified_only: principal.role.sees_only_deidentified(),
         },
-        // Uploaders and auditors read no images.
+        // Uploaders and auditors read no images, whatever they are granted.
         _ => Scope::nothing(),
     }
 }

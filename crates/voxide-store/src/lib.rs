@@ -249,6 +249,8 @@ pub struct Store {
     partial_writes_removed: usize,
     /// The audit ledger, when on.
     audit: Option<ledger::AuditLog>,
+    /// (collection, study) pairs known to be in the index.
+    collected: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 /// Version 2 added the computed study and series attributes (counts, modalities in study);
@@ -712,6 +714,7 @@ impl Store {
             _folder_lock: folder_lock,
             partial_writes_removed,
             audit,
+            collected: Default::default(),
         })
     }
 

@@ -27,7 +27,7 @@ pub enum TokenCommand {
         /// Grant a collection (repeatable; `*` grants every study).
         #[arg(long = "collection")]
         collections: Vec<String>,
-        /// Studies the account stores join this collection (new accounts).
+        /// Studies the account stores join this collection (new accounts; created if missing).
         #[arg(long)]
         upload_collection: Option<String>,
         /// A service account (a modality, gateway, script) rather than a person.
@@ -112,6 +112,13 @@ async fn run(command: TokenCommand) -> Result<()> {
                     };
                     let role: Role = role.parse()?;
                     let kind = if service { "service" } else { "user" };
+                    if let Some(c) = &upload_collection {
+                        if !store.collections().await?.iter().any(|k| &k.name == c) {
+                            store.create_collection(c, "").await?;
+                            record(&store, format!("collection {c} created"));
+                            eprintln!("created the collection '{c}'");
+                        }
+                    }
                     store
                         .create_account(&name, kind, role.as_str(), upload_collection.as_deref())
                         .await?;

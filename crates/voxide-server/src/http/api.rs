@@ -7,6 +7,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 use voxide_store::JobState;
+use voxide_store::Scope;
 
 use super::{ApiError, ApiResult, Shared};
 use crate::jobs::{self, ModelRunParams};
@@ -136,6 +137,7 @@ pub(crate) struct JobsQuery {
 /// `GET /api/jobs[?state=queued|running|succeeded|failed|canceled][&limit=N]`: newest first.
 pub(crate) async fn list_jobs(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     Query(query): Query<JobsQuery>,
 ) -> ApiResult<Response> {
     let filter = query
@@ -145,8 +147,27 @@ pub(crate) async fn list_jobs(
         .transpose()
         .map_err(ApiError::bad_request)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
-    let list = state.store.jobs(filter, limit).await?;
-    Ok(Json(list.iter().map(jobs::job_json).collect::<Vec<_>>()).into_response())
+    let mut visible = Vec::new();
+    for job in state.store.jobs(filter, limit).await? {
+        if job_in_scope(&state, &scope, &job).await? {
+            visible.push(jobs::job_json(&job));
+        }
+    }
+    Ok(Json(visible).into_response())
+}
+
+/// Whether the study a job works on is one `scope` sees (jobs name studies and results).
+async fn job_in_scope(state: &Shared, scope: &Scope, job: &voxide_store::Job) -> ApiResult<bool> {
+    if *scope == Scope::All {
+        return Ok(true);
+    }
+    let study = serde_json::from_str::<serde_json::Value>(&job.params)
+        .ok()
+        .and_then(|p| p["study_instance_uid"].as_str().map(str::to_string));
+    Ok(match study {
+        Some(study) => state.store.study_in_scope(scope, &study).await?,
+        None => false,
+    })
 }
 
 fn job_id(text: &str) -> ApiResult<i64> {
@@ -157,21 +178,29 @@ fn job_id(text: &str) -> ApiResult<i64> {
 /// `GET /api/jobs/{id}`.
 pub(crate) async fn job(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = job_id(&id)?;
     match state.store.job(id).await? {
-        Some(job) => Ok(Json(jobs::job_json(&job)).into_response()),
-        None => Err(ApiError::not_found(format!("no job {id}"))),
+        Some(job) if job_in_scope(&state, &scope, &job).await? => {
+            Ok(Json(jobs::job_json(&job)).into_response())
+        }
+        _ => Err(ApiError::not_found(format!("no job {id}"))),
     }
 }
 
 /// `POST /api/jobs/{id}/cancel`: a queued job is canceled; a running or finished one cannot be.
 pub(crate) async fn cancel_job(
     State(state): State<Shared>,
+    Extension(scope): Extension<Scope>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = job_id(&id)?;
+    match state.store.job(id).await? {
+        Some(job) if job_in_scope(&state, &scope, &job).await? => {}
+        _ => return Err(ApiError::not_found(format!("no job {id}"))),
+    }
     let job = state
         .store
         .cancel_job(id)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# What the audit ledger costs: voxide serve with the ledger on vs off, same binary, same run.
-# Usage: bash bench/ledger/run.sh [--quick]
-# Results: target/bench-ledger/results.md and results.json; logs and data in
-# target/bench-ledger/work/ (recreated on every run).
+# What the trust features cost: voxide serve with authentication and the audit ledger on vs
+# both off, same binary, same run.
+# Usage: bash bench/trust/run.sh [--quick]
+# Results: target/bench-trust/results.md and results.json; logs and data in
+# target/bench-trust/work/ (recreated on every run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -16,10 +17,10 @@ for a in "$@"; do
 done
 bash scripts/setup-test.sh
 cargo build --release -p voxide
-out="$root/target/bench-ledger"
+out="$root/target/bench-trust"
 work="$out/work"
 rm -rf "$work"
 mkdir -p "$work"
 cp "$root/target/release/voxide" "$work/voxide"
-exec "$root/target/pyref/bin/python" "$root/bench/ledger/bench.py" "${quick[@]}" \
+exec "$root/target/pyref/bin/python" "$root/bench/trust/bench.py" "${quick[@]}" \
   --repo "$root" --work "$work" --voxide "$work/voxide"

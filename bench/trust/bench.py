@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
-"""What the audit ledger costs: `voxide serve` with the ledger on against the same binary with
-it off (`[ledger] enabled = false`), same machine, same run, fresh storage each.
+"""What the trust features cost: `voxide serve` with authentication and the audit ledger on (the
+defaults) against the same binary with both off (`[auth] enabled = false`, `[ledger] enabled =
+false`), same machine, same run, fresh storage each.
+
+With them on, every request is a clinician's (an API token; granted one collection, which its
+uploads join), so each request is authenticated (the token's Argon2id check once, then the
+remembered result), authorised, and scoped: QIDO-RS answers are filtered to the collection's
+studies. DICOM associations come from an allow-listed peer with the same role and collection.
 
 Measured in alternation (on, off, off, on, ...) so that background load hits both alike:
   a. STOW-RS ingest of CT instances (4 threads, 10 instances per request), several rounds of
@@ -10,13 +16,14 @@ Measured in alternation (on, off, off, on, ...) so that background load hits bot
      10,000 indexed instances (2,000 with --quick); latency per query.
 
 Reuses the servers, data generators and measurements of bench/server/bench.py.
-Usage (normally through bench/ledger/run.sh): bench.py --repo ROOT --work DIR --voxide BIN [--quick]
+Usage (normally through bench/trust/run.sh): bench.py --repo ROOT --work DIR --voxide BIN [--quick]
 Writes WORK/../results.json and results.md and prints the table.
 """
 import argparse
 import json
 import os
 import random
+import subprocess
 import sys
 import time
 
@@ -28,16 +35,48 @@ from bench import (SmallInstances, Voxide, free_port, generate_ct_sets, ingest_s
                    log, measure_cstore, measure_qido, measure_stow, qido_queries)
 
 
-class LedgerVoxide(Voxide):
-    """voxide with the ledger on or off; otherwise configured as bench/server configures it."""
+TRUST_ON = """[ledger]
+enabled = true
+[auth]
+enabled = true
+[[auth.dicom_peers]]
+ae_title = "BENCHSCU"
+addresses = ["127.0.0.1"]
+role = "clinician"
+collections = ["bench"]
+upload_collection = "bench"
+"""
+TRUST_OFF = "[ledger]\nenabled = false\n[auth]\nenabled = false\n"
 
-    def __init__(self, ledger, *a, **kw):
+
+def send_token_with_every_request(token):
+    """Every request of this process (requests' functions and sessions alike) carries the
+    bearer token; the server with authentication off ignores it."""
+    send = server_bench.requests.Session.request
+
+    def with_token(self, method, url, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("Authorization", f"Bearer {token}")
+        return send(self, method, url, headers=headers, **kwargs)
+
+    server_bench.requests.Session.request = with_token
+
+
+class TrustVoxide(Voxide):
+    """voxide with authentication and the ledger on or off; otherwise configured as bench/server
+    configures it."""
+
+    def __init__(self, trust, *a, **kw):
         super().__init__(*a, **kw)
-        self.ledger = ledger
+        self.trust = trust
 
     def start(self, binary, work, durability="full", extra_config=""):
-        ledger = "true" if self.ledger else "false"
-        super().start(binary, work, durability, extra_config + f"[ledger]\nenabled = {ledger}\n")
+        if self.trust:
+            out = subprocess.run([binary, "token", "create", "--data-dir", self.data_dir, "--name", "bench",
+                                  "--role", "clinician", "--collection", "bench", "--upload-collection", "bench"],
+                                 capture_output=True, text=True, check=True)
+            send_token_with_every_request(out.stdout.strip())
+        super().start(binary, work, durability, extra_config + (TRUST_ON if self.trust else TRUST_OFF))
 
 
 def main():
@@ -59,9 +98,9 @@ def main():
     log(f"generating {len(names)} sets of {per_round} CT instances with new UIDs")
     sets = generate_ct_sets(sys.executable, repo, work, per_round, names)
 
-    on = LedgerVoxide(True, "ledger-on", free_port(), free_port(), "VOXIDE", os.path.join(work, "on-data"),
+    on = TrustVoxide(True, "trust-on", free_port(), free_port(), "VOXIDE", os.path.join(work, "on-data"),
                       os.path.join(work, "on.log"))
-    off = LedgerVoxide(False, "ledger-off", free_port(), free_port(), "VOXIDE", os.path.join(work, "off-data"),
+    off = TrustVoxide(False, "trust-off", free_port(), free_port(), "VOXIDE", os.path.join(work, "off-data"),
                        os.path.join(work, "off.log"))
     servers = {"on": on, "off": off}
     results = {"stow": {"on": [], "off": []}, "cstore": {"on": [], "off": []}}
@@ -75,11 +114,11 @@ def main():
             for key in order:
                 m = measure_stow(servers[key], sets[f"stow{r}_{key}"], 4, 10)
                 results["stow"][key].append(m["instances_per_s"])
-                log(f"round {r} STOW-RS ledger {key}: {m['instances_per_s']:.1f} instances/s")
+                log(f"round {r} STOW-RS trust {key}: {m['instances_per_s']:.1f} instances/s")
             for key in reversed(order):
                 m = measure_cstore(servers[key], sets[f"cstore{r}_{key}"], 1)
                 results["cstore"][key].append(m["instances_per_s"])
-                log(f"round {r} C-STORE ledger {key}: {m['instances_per_s']:.1f} instances/s")
+                log(f"round {r} C-STORE trust {key}: {m['instances_per_s']:.1f} instances/s")
 
         log(f"indexing {qido_instances} small instances in each server for QIDO-RS")
         gen = SmallInstances(sorted(m["path"] for m in sets["warm_on"])[0], seed=7)
@@ -110,10 +149,10 @@ def main():
     }
     stow_loss = 1 - med(results["stow"]["on"]) / med(results["stow"]["off"])
     cstore_loss = 1 - med(results["cstore"]["on"]) / med(results["cstore"]["off"])
-    q_on, q_off = qido["ledger-on"]["overall"], qido["ledger-off"]["overall"]
+    q_on, q_off = qido["trust-on"]["overall"], qido["trust-off"]["overall"]
     qido_loss = q_on["p50_ms"] / q_off["p50_ms"] - 1
     lines = [
-        "| measure | ledger off | ledger on | cost of the ledger |",
+        "| measure | auth and ledger off | auth and ledger on | cost |",
         "|---|---|---|---|",
         f"| STOW-RS ingest, 4 threads (median of {rounds} rounds of {per_round}) | "
         f"{med(results['stow']['off']):.1f} inst/s | {med(results['stow']['on']):.1f} inst/s | {stow_loss * 100:+.1f}% |",
@@ -131,8 +170,8 @@ def main():
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(table + "\n")
     print(table)
-    print(f"ledger entries at the end: {ledger_size}; wrong answers: on {qido['ledger-on']['wrong_answers']}, "
-          f"off {qido['ledger-off']['wrong_answers']}; check errors: {len(server_bench.ERRORS)}")
+    print(f"ledger entries at the end: {ledger_size}; wrong answers: on {qido['trust-on']['wrong_answers']}, "
+          f"off {qido['trust-off']['wrong_answers']}; check errors: {len(server_bench.ERRORS)}")
     return 1 if server_bench.ERRORS else 0
 
 
