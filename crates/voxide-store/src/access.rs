@@ -321,6 +321,16 @@ impl Store {
     /// Adds a study to a collection (nothing when it is in already). The study need not be
     /// stored yet: a collection can name studies before they arrive.
     pub async fn add_to_collection(&self, collection: &str, study: &str) -> Result<(), StoreError> {
+        // Receivers add every arriving instance's study: known pairs skip the index (a write
+        // transaction each) after the first.
+        let pair = (collection.to_string(), study.to_string());
+        if self
+            .collected
+            .lock()
+            .is_ok_and(|known| known.contains(&pair))
+        {
+            return Ok(());
+        }
         let _guard = self.write_lock.lock().await;
         sqlx::query("INSERT INTO collection_studies (collection, study_uid) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(collection)
@@ -328,6 +338,12 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(|e| conflict_or(e, || format!("no collection '{collection}'")))?;
+        if let Ok(mut known) = self.collected.lock() {
+            if known.len() > 100_000 {
+                known.clear();
+            }
+            known.insert(pair);
+        }
         Ok(())
     }
 
@@ -338,6 +354,9 @@ impl Store {
         study: &str,
     ) -> Result<bool, StoreError> {
         let _guard = self.write_lock.lock().await;
+        if let Ok(mut known) = self.collected.lock() {
+            known.remove(&(collection.to_string(), study.to_string()));
+        }
         let done =
             sqlx::query("DELETE FROM collection_studies WHERE collection = ? AND study_uid = ?")
                 .bind(collection)
