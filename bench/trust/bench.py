@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -76,7 +77,20 @@ class TrustVoxide(Voxide):
                                   "--role", "clinician", "--collection", "bench", "--upload-collection", "bench"],
                                  capture_output=True, text=True, check=True)
             send_token_with_every_request(out.stdout.strip())
+            # Counting stored instances reads /metrics: an auditor's right, not a clinician's.
+            out = subprocess.run([binary, "token", "create", "--data-dir", self.data_dir, "--name", "monitor",
+                                  "--role", "auditor"], capture_output=True, text=True, check=True)
+            self.monitor_token = out.stdout.strip()
         super().start(binary, work, durability, extra_config + (TRUST_ON if self.trust else TRUST_OFF))
+
+    def count(self):
+        if not self.trust:
+            return super().count()
+        self.check_alive()
+        text = server_bench.requests.get(f"{self.base}/metrics", timeout=30,
+                                         headers={"Authorization": f"Bearer {self.monitor_token}"}).text
+        m = re.search(r"^voxide_instances_stored\s+(\S+)", text, re.M)
+        return int(float(m.group(1))) if m else None
 
 
 def main():
@@ -130,7 +144,9 @@ def main():
         # Paging answers depend on the CT studies too: keep the exact-match query types.
         queries.pop("paging")
         qido = measure_qido([on, off], queries)
-        ledger_size = json.loads(server_bench.requests.get(f"{on.base}/api/ledger", timeout=60).text)["size"]
+        ledger_size = json.loads(server_bench.requests.get(
+            f"{on.base}/api/ledger", timeout=60,
+            headers={"Authorization": f"Bearer {on.monitor_token}"}).text)["size"]
     finally:
         for s in servers.values():
             s.stop()

@@ -176,7 +176,13 @@ fn setup() -> Setup {
         ),
         (
             "clinician",
-            account(&server, &admin, "dr-house", "clinician", &["hospital"]),
+            account(
+                &server,
+                &admin,
+                "dr-house",
+                "clinician",
+                &["hospital", "research"],
+            ),
         ),
         (
             "researcher",
@@ -349,6 +355,24 @@ fn every_endpoint_answers_each_role_as_the_matrix_says() {
         b"",
     );
     assert_eq!(status, 404);
+
+    // Filling a collection takes its grant: a clinician of the hospital only may not put
+    // copies into the research collection.
+    let ward = account(&s.server, &s.admin, "dr-ward", "clinician", &["hospital"]);
+    let (status, answer) = post(
+        &s.server,
+        &ward,
+        "/api/collections/hospital/deidentify",
+        json!({ "target": "research" }),
+    );
+    assert_eq!(status, 403, "{answer}");
+    let (status, _) = post(
+        &s.server,
+        &ward,
+        &format!("/api/studies/{orig}/deidentify"),
+        json!({ "collection": "research" }),
+    );
+    assert_eq!(status, 403);
 
     // A revoked token stops working at once; the change is on the ledger.
     let (_, tokens) = s.server.get_json("/api/tokens");

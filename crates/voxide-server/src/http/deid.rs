@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
-use voxide_auth::Principal;
+use voxide_auth::{Principal, Role};
 use voxide_deid::{Config, DeidKey, Options};
 use voxide_store::{Actor, AuditAction, AuditEntry, AuditOutcome, IngestOutcome};
 
@@ -50,10 +50,11 @@ pub(crate) struct CollectionDeidRequest {
 pub(crate) async fn deidentify_study(
     State(state): State<Shared>,
     Extension(actor): Extension<Actor>,
+    Extension(principal): Extension<Principal>,
     Path(study): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let result = export(&state, &actor, &study, &body).await;
+    let result = export(&state, &actor, &principal, &study, &body).await;
     // A refused export (bad body or profile, unknown study) is on the ledger too.
     if let Err(e) = &result {
         let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::Deidentify);
@@ -68,7 +69,18 @@ pub(crate) async fn deidentify_study(
     result
 }
 
-async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiResult<Response> {
+/// Whether `principal` may add studies to `collection`: admins, and those granted it (or all).
+fn may_fill(principal: &Principal, collection: &str) -> bool {
+    principal.all_studies() || principal.collections.iter().any(|c| c == collection)
+}
+
+async fn export(
+    state: &Shared,
+    actor: &Actor,
+    principal: &Principal,
+    study: &str,
+    body: &[u8],
+) -> ApiResult<Response> {
     let study = study.to_string();
     let request: DeidRequest = if body.is_empty() {
         DeidRequest::default()
@@ -81,6 +93,12 @@ async fn export(state: &Shared, actor: &Actor, study: &str, body: &[u8]) -> ApiR
     };
     let profile = request.profile.unwrap_or_else(|| "basic".into());
     if let Some(c) = &request.collection {
+        if !may_fill(principal, c) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("{} is not granted the collection '{c}'", principal.name),
+            ));
+        }
         if !state
             .store
             .collections()
@@ -137,7 +155,17 @@ pub(crate) async fn deidentify_collection(
     }
     let profile = request.profile.unwrap_or_else(|| "basic".into());
     Options::parse(&profile).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if !collections.iter().any(|c| c.name == request.target) {
+    let target_exists = collections.iter().any(|c| c.name == request.target);
+    if !may_fill(&principal, &request.target) || (!target_exists && principal.role != Role::Admin) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} may not fill the collection '{}': it must exist and be granted to you (an admin creates and grants collections)",
+                principal.name, request.target
+            ),
+        ));
+    }
+    if !target_exists {
         state
             .store
             .create_collection(&request.target, &format!("de-identified copies of {name}"))
