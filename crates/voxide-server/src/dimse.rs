@@ -511,6 +511,7 @@ async fn c_store(
                 let code = match &e {
                     StoreError::Invalid(_) => status::CANNOT_UNDERSTAND,
                     StoreError::Hierarchy(_) | StoreError::Conflict(_) => status::DATASET_MISMATCH,
+                    StoreError::Refused(_) => status::NOT_AUTHORIZED,
                     StoreError::Io { .. } | StoreError::Objects(_) | StoreError::Database(_) => {
                         status::OUT_OF_RESOURCES
                     }

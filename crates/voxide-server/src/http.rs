@@ -58,6 +58,7 @@ impl From<StoreError> for ApiError {
         let status = match &e {
             StoreError::Invalid(_) | StoreError::Query(_) => StatusCode::BAD_REQUEST,
             StoreError::Conflict(_) | StoreError::Hierarchy(_) => StatusCode::CONFLICT,
+            StoreError::Refused(_) => StatusCode::FORBIDDEN,
             _ => {
                 tracing::error!(error = %e, "store error");
                 StatusCode::INTERNAL_SERVER_ERROR

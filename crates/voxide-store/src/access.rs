@@ -428,7 +428,17 @@ impl Store {
             .bind(profile)
             .execute(&self.pool)
             .await?;
+        if let Ok(mut known) = self.deidentified.write() {
+            known.insert(study.to_string());
+        }
         Ok(())
+    }
+
+    /// Whether `study` is recorded as a de-identified copy (from memory: checked per ingest).
+    pub(crate) fn deidentified_study(&self, study: &str) -> bool {
+        self.deidentified
+            .read()
+            .is_ok_and(|known| known.contains(study))
     }
 
     /// Whether `study` is a de-identified copy made here.

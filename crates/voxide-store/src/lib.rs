@@ -63,6 +63,9 @@ pub enum StoreError {
     /// The object contradicts what the index holds (a series moving to another study, ...).
     #[error("inconsistent with stored objects: {0}")]
     Hierarchy(String),
+    /// The object would change what must not change this way (a de-identified copy).
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("index database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("object storage error: {0}")]
@@ -251,6 +254,9 @@ pub struct Store {
     audit: Option<ledger::AuditLog>,
     /// (collection, study) pairs known to be in the index.
     collected: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// Studies recorded as de-identified copies (`deidentified_studies`), checked on every
+    /// ingest.
+    deidentified: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 /// Version 2 added the computed study and series attributes (counts, modalities in study);
@@ -698,6 +704,12 @@ impl Store {
         } else {
             None
         };
+        let deidentified: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT study_uid FROM deidentified_studies")
+                .fetch_all(&pool)
+                .await?
+                .into_iter()
+                .collect();
         let (index_queue, jobs) = tokio::sync::mpsc::channel(256);
         tokio::spawn(index_writer(
             pool.clone(),
@@ -715,6 +727,7 @@ impl Store {
             partial_writes_removed,
             audit,
             collected: Default::default(),
+            deidentified: std::sync::RwLock::new(deidentified),
         })
     }
 
@@ -737,7 +750,27 @@ impl Store {
     /// [`Store::ingest`] on behalf of `actor`: the audit ledger records the instance stored (or
     /// refused, and why) with its UIDs, content hash and keyed patient reference.
     pub async fn ingest_as(&self, bytes: Vec<u8>, actor: &Actor) -> Result<Ingested, StoreError> {
-        let result = self.ingest_unaudited(bytes).await;
+        self.ingest_checked(bytes, actor, false).await
+    }
+
+    /// [`Store::ingest_as`] for de-identified copies made here: the only way into a study
+    /// recorded as one ([`Store::mark_deidentified`]), which other ingests are refused, so that
+    /// what researchers see stays de-identified.
+    pub async fn ingest_deidentified_copy(
+        &self,
+        bytes: Vec<u8>,
+        actor: &Actor,
+    ) -> Result<Ingested, StoreError> {
+        self.ingest_checked(bytes, actor, true).await
+    }
+
+    async fn ingest_checked(
+        &self,
+        bytes: Vec<u8>,
+        actor: &Actor,
+        deidentified_copy: bool,
+    ) -> Result<Ingested, StoreError> {
+        let result = self.ingest_unaudited(bytes, deidentified_copy).await;
         if let Some(audit) = &self.audit {
             let mut entry = AuditEntry::new(&actor.name, &actor.role, AuditAction::InstanceStored);
             match &result {
@@ -884,11 +917,18 @@ impl Store {
     async fn ingest_unaudited(
         &self,
         bytes: Vec<u8>,
+        deidentified_copy: bool,
     ) -> Result<(Ingested, String, String), StoreError> {
         let started = std::time::Instant::now();
         let mut parsed = tokio::task::spawn_blocking(move || parse::parse(bytes))
             .await
             .map_err(|e| StoreError::Internal(e.to_string()))??;
+        if !deidentified_copy && self.deidentified_study(&parsed.study_instance_uid) {
+            return Err(StoreError::Refused(format!(
+                "study {} is a de-identified copy made here; only voxide's de-identification adds instances to it",
+                parsed.study_instance_uid
+            )));
+        }
         let file = std::mem::take(&mut parsed.file);
         tracing::trace!(
             parse_us = started.elapsed().as_micros() as u64,

@@ -541,6 +541,48 @@ fn a_researcher_cannot_obtain_an_original_identifier_by_any_endpoint() {
     assert_eq!(status, 403);
     bodies.push(("deidentify".into(), body));
 
+    // Nobody adds an identified instance to a de-identified study: not even an admin peer.
+    let forged = s._tmp.path().join("forged.dcm");
+    std::fs::copy(data().join("dicom/pydicom/CT_small.dcm"), &forged).unwrap();
+    let study_of_copy = format!(
+        "StudyInstanceUID={}",
+        found[0]["0020000D"]["Value"][0].as_str().unwrap()
+    );
+    let o = run(
+        "dcmodify",
+        &[
+            "-nb",
+            "-m",
+            &study_of_copy,
+            "-m",
+            "SeriesInstanceUID=1.2.826.0.1.3680043.99.1",
+            forged.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(
+        "storescu",
+        &[
+            "-v",
+            "-aec",
+            "VOXIDE",
+            "127.0.0.1",
+            &s.server.dicom.to_string(),
+            forged.to_str().unwrap(),
+        ],
+    );
+    assert!(text(&o).contains("Unknown Status: 0x124"), "{}", text(&o));
+    let (status, after) = get("/dicom-web/instances");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&after)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
     let mut leaks = Vec::new();
     for (path, body) in &bodies {
         for value in &originals {

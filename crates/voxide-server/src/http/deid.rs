@@ -252,7 +252,7 @@ async fn copy_study(
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         match result {
             Ok(None) => left_out.push(instance.sop_instance_uid.clone()),
-            Ok(Some(copy)) => match state.store.ingest_as(copy, actor).await {
+            Ok(Some(copy)) => match state.store.ingest_deidentified_copy(copy, actor).await {
                 Ok(stored) => {
                     new_studies.insert(stored.study_instance_uid);
                     match stored.outcome {

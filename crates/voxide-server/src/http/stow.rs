@@ -26,6 +26,8 @@ mod reason {
     pub const CANNOT_UNDERSTAND: u16 = 0xC000;
     /// Study Instance UID differs from the one in the request URL.
     pub const STUDY_MISMATCH: u16 = 0xC409;
+    /// Refused: Not Authorized (PS3.7 C.5.1).
+    pub const NOT_AUTHORIZED: u16 = 0x0124;
 }
 
 pub(crate) async fn store(
@@ -193,6 +195,7 @@ async fn stow(
                     StoreError::Invalid(_) => reason::CANNOT_UNDERSTAND,
                     StoreError::Conflict(_) => reason::DUPLICATE,
                     StoreError::Hierarchy(_) => reason::DATASET_MISMATCH,
+                    StoreError::Refused(_) => reason::NOT_AUTHORIZED,
                     StoreError::Io { .. } | StoreError::Objects(_) => reason::OUT_OF_RESOURCES,
                     _ => reason::PROCESSING_FAILURE,
                 };
