@@ -206,7 +206,13 @@ impl Store {
 
     /// Every account with its grants, by name.
     pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query("SELECT a.name, a.kind, a.role, a.upload_collection, a.disabled, a.created_at, (SELECT group_concat(collection, char(10)) FROM (SELECT collection FROM grants g WHERE g.account = a.name ORDER BY collection)) FROM accounts a ORDER BY a.name")
+        self.accounts_named(None).await
+    }
+
+    /// Every account, or the one named (a token check reads one account, not all).
+    async fn accounts_named(&self, name: Option<&str>) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query("SELECT a.name, a.kind, a.role, a.upload_collection, a.disabled, a.created_at, (SELECT group_concat(collection, char(10)) FROM (SELECT collection FROM grants g WHERE g.account = a.name ORDER BY collection)) FROM accounts a WHERE ?1 IS NULL OR a.name = ?1 ORDER BY a.name")
+            .bind(name)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
@@ -228,7 +234,7 @@ impl Store {
 
     /// One account.
     pub async fn account(&self, name: &str) -> Result<Option<Account>, StoreError> {
-        Ok(self.accounts().await?.into_iter().find(|a| a.name == name))
+        Ok(self.accounts_named(Some(name)).await?.into_iter().next())
     }
 
     /// Whether any account exists (a new deployment has none).
@@ -261,13 +267,22 @@ impl Store {
 
     /// A token by id.
     pub async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(self.tokens(None).await?.into_iter().find(|t| t.id == id))
+        Ok(self.tokens_where(None, Some(id)).await?.into_iter().next())
     }
 
     /// Tokens, of one account or all.
     pub async fn tokens(&self, account: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, account, hash, description, created_at, revoked_at FROM api_tokens WHERE ?1 IS NULL OR account = ?1 ORDER BY created_at, id")
+        self.tokens_where(account, None).await
+    }
+
+    async fn tokens_where(
+        &self,
+        account: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = sqlx::query("SELECT id, account, hash, description, created_at, revoked_at FROM api_tokens WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR id = ?2) ORDER BY created_at, id")
             .bind(account)
+            .bind(id)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
