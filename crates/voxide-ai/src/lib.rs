@@ -170,11 +170,12 @@ pub struct RunResult {
 
 /// Runs `model` on `input`: checks it (channels, grid, size, and for DICOM the series filter
 /// of [`check_series`]), infers, and builds the results. `progress(done, total)` counts
-/// network patches.
+/// network batches; returning `Break` from it cancels the run
+/// (`AiError::Infer(InferError::Canceled)`).
 pub fn run(
     model: &Model,
     input: &RunInput,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> std::ops::ControlFlow<()>,
 ) -> Result<RunResult, AiError> {
     let manifest = model.manifest();
     if let Some(volume) = input.volume() {

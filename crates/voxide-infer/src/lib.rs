@@ -34,6 +34,7 @@ pub mod preprocess;
 pub mod registry;
 pub mod sliding;
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array3, Array4, Axis, Zip};
@@ -79,6 +80,9 @@ pub enum InferError {
     Unsupported(String),
     #[error("model registry: {0}")]
     Registry(String),
+    /// The caller's progress callback asked the run to stop.
+    #[error("inference canceled")]
+    Canceled,
 }
 
 /// A loaded, checked model package.
@@ -215,10 +219,12 @@ impl Model {
     }
 
     /// Segments `channels` (one image per model input channel, on one grid).
+    /// `progress(done, total)` counts network batches; returning `Break` from it cancels the
+    /// run ([`InferError::Canceled`]).
     pub fn segment(
         &self,
         channels: &[&Image<f32>],
-        progress: &mut dyn FnMut(usize, usize),
+        progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
     ) -> Result<Segmentation, InferError> {
         let m = &self.manifest;
         if m.task != Task::Segmentation {

@@ -13,6 +13,8 @@
 //! Memory: the output accumulator (channels × volume) and one weight volume; patches are cut
 //! out and run one batch at a time.
 
+use std::ops::ControlFlow;
+
 use ndarray::{Array3, Array4, Array5, ArrayView3, ArrayView4, Axis, Slice, Zip};
 
 use crate::backend::Backend;
@@ -75,12 +77,13 @@ pub struct SlidingWindow {
 
 /// Runs `backend` over `input` (channels × D × H × W, already normalised) patch by patch and
 /// returns the blended outputs (output channels × D × H × W). `progress(done, total)` is called
-/// after every batch.
+/// before the first batch and after every batch; when it returns `Break` the run stops there
+/// with [`InferError::Canceled`] (batches already running on other workers finish first).
 pub fn predict(
     input: ArrayView4<'_, f32>,
     backend: &dyn Backend,
     window: &SlidingWindow,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> ControlFlow<()>,
 ) -> Result<Array4<f32>, InferError> {
     let shape = backend.input_shape();
     let &[batch, channels, pd, ph, pw] = shape else {
@@ -183,6 +186,9 @@ pub fn predict(
     // gives the same bits every time. Each worker keeps the engine on its own thread, so the
     // cores are shared out by patch. Memory: one batch's activations per worker.
     let groups: Vec<&[[usize; 3]]> = starts.chunks(batch).collect();
+    if progress(0, batches).is_break() {
+        return Err(InferError::Canceled);
+    }
     let workers = rayon::current_num_threads().clamp(1, groups.len().max(1));
     let mut add = |group: &[[usize; 3]], out: Array5<f32>| {
         let classes = out.shape()[1];
@@ -210,7 +216,9 @@ pub fn predict(
         for (b, group) in groups.iter().enumerate() {
             let out = run_batch(group)?;
             add(group, out);
-            progress(b + 1, batches);
+            if progress(b + 1, batches).is_break() {
+                return Err(InferError::Canceled);
+            }
         }
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -240,7 +248,10 @@ pub fn predict(
                 while let Some(out) = pending.remove(&done) {
                     add(groups[done], out);
                     done += 1;
-                    progress(done, batches);
+                    // Returning drops the receiver: each worker stops after its batch.
+                    if progress(done, batches).is_break() {
+                        return Err(InferError::Canceled);
+                    }
                 }
             }
             Ok(())

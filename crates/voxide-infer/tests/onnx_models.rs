@@ -7,6 +7,7 @@
 //! classifier, and two networks whose output is known analytically, to check the sliding window.
 //! The expected tensors are onnxruntime's outputs on the stored inputs.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array3, Array4, ArrayD, Axis, IxDyn};
@@ -124,7 +125,8 @@ fn sliding_window_reassembles_an_identity_network_exactly() {
         };
         let mut calls = Vec::new();
         let out = sliding::predict(x.view(), &b, &window, &mut |done, total| {
-            calls.push((done, total))
+            calls.push((done, total));
+            ControlFlow::Continue(())
         })
         .unwrap();
         assert_eq!(out.shape(), &[2, 19, 23, 29]);
@@ -140,6 +142,53 @@ fn sliding_window_reassembles_an_identity_network_exactly() {
         );
         let (last, total) = *calls.last().unwrap();
         assert_eq!(last, total, "progress reaches its total");
+    }
+}
+
+/// A run whose progress callback says stop ends with `Canceled` at that batch, on one worker
+/// and on several (where batches already running finish, but nothing more is reported).
+#[test]
+fn a_run_stops_when_its_progress_callback_says_so() {
+    let x = odd_input("blend_identity"); // 1 × 19 × 23 × 29
+    let b = backend("blend_identity", &[1, 1, 8, 10, 12]);
+    let window = SlidingWindow {
+        patch: [8, 10, 12],
+        overlap: 0.5,
+        gaussian_sigma: 0.125,
+        mirror_axes: vec![],
+    };
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut calls = Vec::new();
+        let result = pool.install(|| {
+            sliding::predict(x.view(), &b, &window, &mut |done, total| {
+                calls.push((done, total));
+                if done == 3 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+        });
+        assert!(
+            matches!(result, Err(InferError::Canceled)),
+            "{threads} thread(s): {result:?}"
+        );
+        let total = calls[0].1;
+        assert!(total > 4, "enough batches to stop in the middle: {total}");
+        assert_eq!(
+            calls,
+            (0..=3).map(|d| (d, total)).collect::<Vec<_>>(),
+            "{threads} thread(s)"
+        );
+        // Stopped before the first batch: no network run reported at all.
+        let result = pool.install(|| {
+            sliding::predict(x.view(), &b, &window, &mut |_, _| ControlFlow::Break(()))
+        });
+        assert!(matches!(result, Err(InferError::Canceled)));
     }
 }
 
@@ -166,7 +215,10 @@ fn sliding_window_places_patches_where_they_belong() {
         gaussian_sigma: 0.125,
         mirror_axes: vec![],
     };
-    let out = sliding::predict(x.view(), &whole, &window, &mut |_, _| {}).unwrap();
+    let out = sliding::predict(x.view(), &whole, &window, &mut |_, _| {
+        ControlFlow::Continue(())
+    })
+    .unwrap();
     let d = out
         .index_axis(Axis(0), 0)
         .iter()
@@ -178,7 +230,8 @@ fn sliding_window_places_patches_where_they_belong() {
     let patch = [9, 11, 13];
     let b = backend("blend_mean", &[1, 1, 9, 11, 13]);
     let window = SlidingWindow { patch, ..window };
-    let out = sliding::predict(x.view(), &b, &window, &mut |_, _| {}).unwrap();
+    let out =
+        sliding::predict(x.view(), &b, &window, &mut |_, _| ControlFlow::Continue(())).unwrap();
     let starts: Vec<Vec<usize>> = (0..3)
         .map(|a| sliding::patch_starts(shape[a], patch[a], 0.5))
         .collect();
@@ -255,7 +308,12 @@ name = "bright"
     });
     let image = Image::new(g.clone(), data.clone()).unwrap();
     let mut calls = 0;
-    let seg = model.segment(&[&image], &mut |_, _| calls += 1).unwrap();
+    let seg = model
+        .segment(&[&image], &mut |_, _| {
+            calls += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     assert!(calls > 0);
     assert_eq!(seg.labels.geometry(), &g);
     assert_eq!(seg.probabilities.len(), 2);
@@ -280,7 +338,9 @@ name = "bright"
         );
     write_package(&resampled, "blend_identity", &manifest);
     let model = Model::load(&resampled).unwrap();
-    let seg = model.segment(&[&image], &mut |_, _| {}).unwrap();
+    let seg = model
+        .segment(&[&image], &mut |_, _| ControlFlow::Continue(()))
+        .unwrap();
     assert_eq!(seg.labels.geometry(), &g);
     let agree = seg
         .labels
@@ -462,14 +522,16 @@ fn bad_inputs_are_refused_before_any_work() {
     let model = Model::load(&pkg).unwrap();
     let g = Geometry::new([20, 20, 10], [1.0; 3], [0.0; 3], IDENTITY).unwrap();
     let image = Image::new(g, Array3::zeros((10, 20, 20))).unwrap();
-    let e = model.segment(&[&image], &mut |_, _| {}).unwrap_err();
+    let e = model
+        .segment(&[&image], &mut |_, _| ControlFlow::Continue(()))
+        .unwrap_err();
     assert!(
         matches!(e, InferError::Input(_))
             && e.to_string().contains("smaller than the model's minimum"),
         "{e}"
     );
     let e = model
-        .segment(&[&image, &image], &mut |_, _| {})
+        .segment(&[&image, &image], &mut |_, _| ControlFlow::Continue(()))
         .unwrap_err();
     assert!(e.to_string().contains("takes 1 channel(s), 2 given"), "{e}");
     let e = model.classify(&[&image]).unwrap_err();

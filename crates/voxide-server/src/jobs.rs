@@ -8,15 +8,17 @@
 //! interrupted by a stop or crash is found `running` at the next start and queued again
 //! ([`voxide_store::Store::requeue_interrupted_jobs`]).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use voxide_store::{
-    Actor, AuditAction, AuditEntry, AuditOutcome, Job, NewJob, SeriesArrival, SeriesSummary,
+    Actor, AuditAction, AuditEntry, AuditOutcome, Job, JobState, NewJob, SeriesArrival,
+    SeriesSummary,
 };
 
 use crate::AppState;
@@ -301,11 +303,14 @@ async fn run_model_in(
     ))
     .await;
 
-    // Assembly and inference, off the async threads.
+    // Assembly and inference, off the async threads. A cancel request (the job's state turns
+    // `canceled`, seen on the next tick) stops the network after the batch it is in.
     let progress = Arc::new(Progress::default());
     progress.set(0.05, "assembling series");
+    let cancel = Arc::new(AtomicBool::new(false));
     let blocking = {
         let progress = progress.clone();
+        let cancel = cancel.clone();
         let work = work.to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<voxide_ai::RunResult, String> {
             let volume = voxide_dicom::read_series(&work, &Default::default())
@@ -316,6 +321,11 @@ async fn run_model_in(
             let result = voxide_ai::run(&model, &input, &mut |done, total| {
                 let fraction = done as f64 / total.max(1) as f64;
                 progress.set(0.1 + 0.8 * fraction, "inferring");
+                if cancel.load(Ordering::Relaxed) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
             })
             .map_err(|e| e.to_string())?;
             if !warnings.is_empty() {
@@ -332,6 +342,9 @@ async fn run_model_in(
                 break joined.map_err(|e| format!("the model run crashed: {e}"))??;
             }
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                if canceled(store, job.id).await {
+                    cancel.store(true, Ordering::Relaxed);
+                }
                 let now = progress.get();
                 if now != last {
                     let _ = store.job_progress(job.id, now.0, &now.1).await;
@@ -341,6 +354,10 @@ async fn run_model_in(
         }
     };
     log(result.message.clone()).await;
+    // Canceled after the network finished: its results are not stored either.
+    if canceled(store, job.id).await {
+        return Err("canceled".into());
+    }
 
     // The results, back into the store.
     store
@@ -385,6 +402,18 @@ async fn run_model_in(
     });
     summary["seconds"]["total"] = json!(started.elapsed().as_secs_f64());
     Ok(summary)
+}
+
+/// Whether job `id` was canceled while it ran (a read error counts as not canceled: the run
+/// goes on and the next check may succeed).
+async fn canceled(store: &voxide_store::Store, id: i64) -> bool {
+    matches!(
+        store.job(id).await,
+        Ok(Some(Job {
+            state: JobState::Canceled,
+            ..
+        }))
+    )
 }
 
 /// Every so often: queue the runs arrival rules ask for on series that became complete.

@@ -1,7 +1,7 @@
 //! Background jobs and series arrivals, kept in the index so that they survive a restart.
 //!
 //! A job is a row: its kind and parameters (JSON text, the caller's to define), its state
-//! (`queued` → `running` → `succeeded` / `failed`, or `canceled` while queued), progress, the
+//! (`queued` → `running` → `succeeded` / `failed`, or `canceled` from either of the first two), progress, the
 //! current step, a log, and the result or error. Runners [`Store::claim_job`] the oldest queued
 //! job atomically; a job found `running` when the server starts was interrupted by a stop or a
 //! crash and is queued again ([`Store::requeue_interrupted_jobs`]).
@@ -260,13 +260,19 @@ impl Store {
         Ok(())
     }
 
-    /// Cancels a queued job. Returns the job as it is afterwards (`None`: no such job); a job
-    /// that already started is left as it is (the caller tells the user).
+    /// Cancels a queued or running job. Returns the job as it is afterwards (`None`: no such
+    /// job); a finished job is left as it is (the caller tells the user). A running job is
+    /// marked canceled at once; its runner sees the state change, stops the work at its next
+    /// step and stores nothing ([`Store::finish_job`] leaves a canceled job alone).
     pub async fn cancel_job(&self, id: i64) -> Result<Option<Job>, StoreError> {
         {
             let _guard = self.write_lock.lock().await;
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE jobs SET state = 'canceled', finished_at = {NOW}, log = log || {NOW} || ' canceled' || char(10) WHERE id = ? AND state = 'queued'"
+                "UPDATE jobs SET state = 'canceled', finished_at = {NOW}, \
+                 log = log || {NOW} || CASE WHEN state = 'running' \
+                     THEN ' canceled while running (at ' || CAST(ROUND(progress * 100) AS INTEGER) || '%, step: ' || COALESCE(step, '') || ')' \
+                     ELSE ' canceled' END || char(10) \
+                 WHERE id = ? AND state IN ('queued', 'running')"
             )))
             .bind(id)
             .execute(&self.pool)

@@ -319,15 +319,35 @@ async fn jobs_run_in_order_and_survive_a_restart() {
         assert_eq!((done.state, done.progress), (JobState::Succeeded, 1.0));
         assert_eq!(done.result.as_deref(), Some("{\"ok\":true}"));
         assert!(done.finished_at.is_some());
-        // A queued job can be canceled; a running one is left alone.
+        // A queued job can be canceled, and a running one (its runner sees the state and
+        // stops; its end is then not recorded over the cancel); a finished one is left alone.
         let canceled = store.cancel_job(c.id).await.unwrap().unwrap();
         assert_eq!(canceled.state, JobState::Canceled);
+        assert!(canceled.log.ends_with(" canceled\n"), "{}", canceled.log);
+        assert_eq!(
+            store.cancel_job(a.id).await.unwrap().unwrap().state,
+            JobState::Succeeded
+        );
         let second = store.claim_job(&["model-run"]).await.unwrap().unwrap();
         assert_eq!(second.id, b.id);
+        let d = store.enqueue_job(&job(4)).await.unwrap();
         assert_eq!(
-            store.cancel_job(b.id).await.unwrap().unwrap().state,
-            JobState::Running
+            store.claim_job(&["model-run"]).await.unwrap().unwrap().id,
+            d.id
         );
+        store.job_progress(d.id, 0.25, "inferring").await.unwrap();
+        let canceled = store.cancel_job(d.id).await.unwrap().unwrap();
+        assert_eq!(canceled.state, JobState::Canceled);
+        assert!(
+            canceled
+                .log
+                .contains("canceled while running (at 25%, step: inferring)"),
+            "{}",
+            canceled.log
+        );
+        store.finish_job(d.id, Ok("{}")).await.unwrap();
+        let d = store.job(d.id).await.unwrap().unwrap();
+        assert_eq!((d.state, d.result), (JobState::Canceled, None));
         assert!(store.claim_job(&["model-run"]).await.unwrap().is_none());
         assert!(store.cancel_job(999).await.unwrap().is_none());
         // The store is dropped with job b running: a crash, as far as the index can tell.
@@ -347,7 +367,10 @@ async fn jobs_run_in_order_and_survive_a_restart() {
     store.finish_job(2, Err("late")).await.unwrap();
     assert_eq!(store.job(2).await.unwrap().unwrap().state, JobState::Failed);
     let listed = store.jobs(None, 10).await.unwrap();
-    assert_eq!(listed.iter().map(|j| j.id).collect::<Vec<_>>(), [3, 2, 1]);
+    assert_eq!(
+        listed.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [4, 3, 2, 1]
+    );
     let failed = store.jobs(Some(JobState::Failed), 10).await.unwrap();
     assert_eq!(failed.len(), 1);
 }

@@ -192,6 +192,7 @@ pub fn infer(args: &InferArgs) -> Result<()> {
     let result = voxide_ai::run(&model, &input, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
+        std::ops::ControlFlow::Continue(())
     });
     bar.finish_and_clear();
     let result = result?;

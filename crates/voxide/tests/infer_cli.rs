@@ -632,3 +632,133 @@ fn queued_runs_survive_a_killed_server_and_run_after_the_restart() {
     let (_, segs) = server.get_json("/dicom-web/series?Modality=SEG");
     assert_eq!(segs.as_array().unwrap().len(), 2, "{segs}");
 }
+
+/// A running model run is canceled through the API: the job ends `canceled` at once, its
+/// network stops (the one runner is free for the next run long before the canceled run could
+/// have finished) and nothing of it is stored.
+#[test]
+fn a_running_model_run_can_be_canceled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // The test 3D U-Net on 16×32×32 patches at 75% overlap: about 44,600 patches over the
+    // 512×512×59 CT, minutes of work, far more than this test waits.
+    let slow = tmp.path().join("slow");
+    std::fs::create_dir_all(&slow).unwrap();
+    let unet = voxide_testdata::workspace_root()
+        .join("crates/voxide-infer/tests/models/unet3d/model.onnx");
+    std::fs::copy(&unet, slow.join("model.onnx")).unwrap();
+    let sha = voxide_infer::backend::sha256_file(&slow.join("model.onnx")).unwrap();
+    std::fs::write(
+        slow.join("voxide-model.toml"),
+        format!(
+            r#"
+name = "slow"
+version = "1.0"
+task = "segmentation"
+weights_sha256 = "{sha}"
+[input]
+modality = "CT"
+[preprocessing]
+method = "z_score"
+[inference]
+patch_size = [16, 32, 32]
+overlap = 0.75
+batch_size = 1
+[output]
+activation = "softmax"
+[[labels]]
+value = 1
+name = "one"
+[[labels]]
+value = 2
+name = "two"
+"#
+        ),
+    )
+    .unwrap();
+    let bone = package(&tmp.path().join("bone"), "CT");
+    for pkg in [&slow, &bone] {
+        run_ok(
+            voxide()
+                .args(["model", "add"])
+                .arg(pkg)
+                .arg("--data-dir")
+                .arg(&data),
+        );
+    }
+    let server = Server::start(&data, "[inference]\nmax_concurrent_runs = 1\n");
+    run_ok(
+        voxide()
+            .arg("send")
+            .arg(ct_series())
+            .arg("--to")
+            .arg(format!("VOXIDE@127.0.0.1:{}", server.dicom)),
+    );
+    let (_, series) = server.get_json("/dicom-web/series?Modality=CT");
+    let series_uid = series[0]["0020000E"]["Value"][0].as_str().unwrap();
+    let body = format!("{{\"series_instance_uid\": \"{series_uid}\"}}");
+    let (status, long) = server.post_json("/api/models/slow/runs", &body);
+    assert_eq!(status, 202, "{long}");
+    let (status, next) = server.post_json("/api/models/bone/runs", &body);
+    assert_eq!(status, 202, "{next}");
+    let long_id = long["id"].as_i64().unwrap();
+
+    // Wait until the network runs, let it work a little, then cancel.
+    let start = Instant::now();
+    loop {
+        let (_, job) = server.get_json(&format!("/api/jobs/{long_id}"));
+        if job["step"] == "inferring" {
+            break;
+        }
+        assert_eq!(job["state"], "running", "{job}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the run never got to its network: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let inferring_since = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, canceled) = server.post_json(&format!("/api/jobs/{long_id}/cancel"), "");
+    let canceled_at = Instant::now();
+    assert_eq!(
+        (status, canceled["state"].as_str()),
+        (200, Some("canceled")),
+        "{canceled}"
+    );
+    let log = canceled["log"].as_array().unwrap();
+    assert!(
+        log.iter()
+            .any(|l| l.as_str().unwrap().contains("canceled while running")),
+        "{canceled}"
+    );
+    // How long the run would still have taken, from its progress (0.1 + 0.8 × batches done).
+    let progress_at_cancel = canceled["progress"].as_f64().unwrap();
+    let fraction = (progress_at_cancel - 0.1) / 0.8;
+    assert!(fraction > 0.0 && fraction < 0.5, "{canceled}");
+    let remaining = inferring_since.elapsed().as_secs_f64() * (1.0 - fraction) / fraction;
+
+    // The single runner goes on to the next run well before the canceled one could have ended.
+    let next_id = next["id"].as_i64().unwrap();
+    loop {
+        let (_, job) = server.get_json(&format!("/api/jobs/{next_id}"));
+        if job["state"] != "queued" {
+            break;
+        }
+        assert!(
+            canceled_at.elapsed().as_secs_f64() < (remaining / 2.0).min(60.0),
+            "the next run has not started {:.1} s after the cancel (the canceled run needed about {remaining:.0} s more)",
+            canceled_at.elapsed().as_secs_f64()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let done = wait_for_job(&server, next_id);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let (_, after) = server.get_json(&format!("/api/jobs/{long_id}"));
+    assert_eq!(after["state"], "canceled", "{after}");
+    assert!(after["result"].is_null(), "{after}");
+    assert_eq!(after["progress"], progress_at_cancel, "{after}");
+    // Only the second run's SEG (and SR) were stored.
+    let (_, segs) = server.get_json("/dicom-web/series?Modality=SEG");
+    assert_eq!(segs.as_array().unwrap().len(), 1, "{segs}");
+}

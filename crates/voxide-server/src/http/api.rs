@@ -190,7 +190,8 @@ pub(crate) async fn job(
     }
 }
 
-/// `POST /api/jobs/{id}/cancel`: a queued job is canceled; a running or finished one cannot be.
+/// `POST /api/jobs/{id}/cancel`: a queued or running job is canceled (a running model run stops
+/// after the network batch it is in and stores nothing); a finished one cannot be.
 pub(crate) async fn cancel_job(
     State(state): State<Shared>,
     Extension(scope): Extension<Scope>,
@@ -208,10 +209,6 @@ pub(crate) async fn cancel_job(
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     match job.state {
         JobState::Canceled => Ok(Json(jobs::job_json(&job)).into_response()),
-        JobState::Running => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("job {id} is already running; a running model run cannot be stopped"),
-        )),
         other => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("job {id} has already ended ({})", other.as_str()),
