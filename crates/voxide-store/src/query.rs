@@ -441,6 +441,28 @@ fn build(query: &Query) -> Result<(String, SqliteArguments), StoreError> {
     let level = query.level;
     let mut conditions = Vec::new();
     let mut args = SqliteArguments::default();
+    let add = |args: &mut SqliteArguments, values: Vec<String>| -> Result<(), StoreError> {
+        for a in values {
+            args.add(a)
+                .map_err(|e| StoreError::Internal(format!("query argument: {e}")))?;
+        }
+        Ok(())
+    };
+    // The selected columns come first in the statement, so their arguments are bound first.
+    // A patient's study count counts only the studies in the caller's scope: the others must
+    // not show, not even as a number.
+    let mut select: Vec<String> = Vec::new();
+    for c in columns_for(level) {
+        match query.scope.condition("s2.study_uid") {
+            Some((scoped, scope_args)) if c.tag == tag::NUMBER_OF_PATIENT_RELATED_STUDIES => {
+                select.push(format!(
+                    "(SELECT COUNT(*) FROM studies s2 WHERE s2.patient_pk = p.pk AND {scoped})"
+                ));
+                add(&mut args, scope_args)?;
+            }
+            _ => select.push(c.sql.to_string()),
+        }
+    }
     for (tag, value) in &query.keys {
         if matches!(
             *tag,
@@ -471,12 +493,8 @@ fn build(query: &Query) -> Result<(String, SqliteArguments), StoreError> {
         } else {
             scoped
         });
-        for a in scope_args {
-            args.add(a)
-                .map_err(|e| StoreError::Internal(format!("query argument: {e}")))?;
-        }
+        add(&mut args, scope_args)?;
     }
-    let select: Vec<&str> = columns_for(level).map(|c| c.sql).collect();
     let from = match level {
         Patient => "patients p",
         Study => "studies st JOIN patients p ON p.pk = st.patient_pk",

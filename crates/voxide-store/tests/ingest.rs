@@ -445,3 +445,79 @@ async fn a_series_is_stable_once_instances_stop_arriving_and_is_taken_once() {
     assert_eq!(store.series_instances(&series).await.unwrap().len(), 3);
     assert!(store.series_summary("1.2.3").await.unwrap().is_none());
 }
+
+/// A patient's study count counts only the studies the asker may see: a researcher granted one
+/// of a patient's two studies learns of one, not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patients_study_count_is_limited_to_the_askers_scope() {
+    use voxide_store::{Level, Query, Scope, Value};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), ConflictPolicy::Reject).await;
+    let file = voxide_testdata::data("dicom/pydicom/CT_small.dcm");
+    let first = store.ingest(std::fs::read(&file).unwrap()).await.unwrap();
+    // The same patient's second study.
+    let second = edited(&file, |o| {
+        for (tag, uid) in [
+            (tags::SOP_INSTANCE_UID, "1.2.3.4.5.6"),
+            (tags::SERIES_INSTANCE_UID, "1.2.3.4.5.8"),
+            (tags::STUDY_INSTANCE_UID, "1.2.3.4.5.7"),
+        ] {
+            o.put(DataElement::new(tag, VR::UI, PrimitiveValue::from(uid)));
+        }
+    });
+    store.ingest(second).await.unwrap();
+    store.create_collection("one", "").await.unwrap();
+    store
+        .add_to_collection("one", &first.study_instance_uid)
+        .await
+        .unwrap();
+    let count = |scope: Scope| {
+        let store = &store;
+        async move {
+            let records = store
+                .query(&Query {
+                    level: Level::Patient,
+                    keys: vec![(0x0020_1200, String::new())],
+                    limit: None,
+                    offset: 0,
+                    scope,
+                })
+                .await
+                .unwrap();
+            assert_eq!(records.len(), 1);
+            records[0]
+                .attributes
+                .iter()
+                .find(|a| a.tag == 0x0020_1200)
+                .and_then(|a| a.value.clone())
+        }
+    };
+    assert_eq!(count(Scope::All).await, Some(Value::Int(2)));
+    let researcher = Scope::Studies {
+        collections: vec!["one".into()],
+        all_collections: false,
+        deidentified_only: false,
+    };
+    assert_eq!(count(researcher).await, Some(Value::Int(1)));
+    // With a patient-level match key: its argument is bound after the count's (a mix-up would
+    // match nothing or count nothing).
+    let obj = voxide_dicom::open(&file, voxide_dicom::ReadDepth::Full).unwrap();
+    let patient_id = voxide_dicom::str_of(&obj, tags::PATIENT_ID).unwrap();
+    let records = store
+        .query(&Query {
+            level: Level::Patient,
+            keys: vec![(0x0010_0020, patient_id), (0x0020_1200, String::new())],
+            limit: None,
+            offset: 0,
+            scope: Scope::Studies {
+                collections: vec!["one".into()],
+                all_collections: false,
+                deidentified_only: false,
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    let count = records[0].attributes.iter().find(|a| a.tag == 0x0020_1200);
+    assert_eq!(count.and_then(|a| a.value.clone()), Some(Value::Int(1)));
+}
