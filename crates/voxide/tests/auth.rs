@@ -6,23 +6,11 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{create_token, free_port, Server};
+use common::{create_token, data, free_port, run, text, Server};
 use serde_json::{json, Value};
-
-fn data() -> PathBuf {
-    voxide_testdata::data_dir()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn import(data_dir: &Path, file: &Path) {
     let o = Command::new(env!("CARGO_BIN_EXE_voxide"))
@@ -730,15 +718,6 @@ fn a_new_server_prints_one_admin_token_and_accepts_openid_connect_tokens() {
         .unwrap();
     assert!(!text(&o).contains("vx_"), "{}", text(&o));
     assert!(text(&o).contains("DICOMweb at"), "{}", text(&o));
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {program} (installed by scripts/setup-test.sh): {e}")
-        })
 }
 
 #[test]

@@ -9,30 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, Server};
-
-fn data() -> PathBuf {
-    voxide_testdata::data_dir()
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        // Debian's dcmtk leaves Nagle on unless told (see shared/notes/peers.md).
-        .env("TCP_NODELAY", "1")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {program} (installed by scripts/setup-test.sh): {e}")
-        })
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{data, free_port, run, text, Server};
 
 fn python(server: &Server, args: &[&str]) -> String {
     python_with(server.token.as_deref(), args)

@@ -3,9 +3,35 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// The shared test data folder.
+pub fn data() -> PathBuf {
+    voxide_testdata::data_dir()
+}
+
+/// Runs a reference tool (dcmtk, ...) to completion.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        // Debian's dcmtk leaves Nagle on unless told (see shared/notes/peers.md).
+        .env("TCP_NODELAY", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} (installed by scripts/setup-test.sh): {e}")
+        })
+}
+
+/// A finished command's standard output and error, as text.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
