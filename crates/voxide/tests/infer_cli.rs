@@ -576,20 +576,19 @@ fn the_server_runs_models_on_arrival_and_on_request_and_stores_seg_and_sr() {
     );
 }
 
-#[test]
-fn queued_runs_survive_a_killed_server_and_run_after_the_restart() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let pkg = package(&tmp.path().join("bone"), "CT");
+/// `voxide model add PKG --data-dir DATA`.
+fn add_model(pkg: &Path, data: &Path) {
     run_ok(
         voxide()
             .args(["model", "add"])
-            .arg(&pkg)
+            .arg(pkg)
             .arg("--data-dir")
-            .arg(&data),
+            .arg(data),
     );
-    // Runs paused: what is queued stays queued.
-    let mut server = Server::start(&data, "[inference]\nmax_concurrent_runs = 0\n");
+}
+
+/// Sends the STS_001 CT series to `server` over DICOM; its Series Instance UID.
+fn send_ct(server: &Server) -> String {
     run_ok(
         voxide()
             .arg("send")
@@ -598,10 +597,21 @@ fn queued_runs_survive_a_killed_server_and_run_after_the_restart() {
             .arg(format!("VOXIDE@127.0.0.1:{}", server.dicom)),
     );
     let (_, series) = server.get_json("/dicom-web/series?Modality=CT");
-    let series_uid = series[0]["0020000E"]["Value"][0]
+    series[0]["0020000E"]["Value"][0]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+#[test]
+fn queued_runs_survive_a_killed_server_and_run_after_the_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pkg = package(&tmp.path().join("bone"), "CT");
+    add_model(&pkg, &data);
+    // Runs paused: what is queued stays queued.
+    let mut server = Server::start(&data, "[inference]\nmax_concurrent_runs = 0\n");
+    let series_uid = send_ct(&server);
     let body = format!("{{\"series_instance_uid\": \"{series_uid}\"}}");
     let (status, first) = server.post_json("/api/models/bone/runs", &body);
     assert_eq!(status, 202, "{first}");
@@ -677,25 +687,10 @@ name = "two"
     )
     .unwrap();
     let bone = package(&tmp.path().join("bone"), "CT");
-    for pkg in [&slow, &bone] {
-        run_ok(
-            voxide()
-                .args(["model", "add"])
-                .arg(pkg)
-                .arg("--data-dir")
-                .arg(&data),
-        );
-    }
+    add_model(&slow, &data);
+    add_model(&bone, &data);
     let server = Server::start(&data, "[inference]\nmax_concurrent_runs = 1\n");
-    run_ok(
-        voxide()
-            .arg("send")
-            .arg(ct_series())
-            .arg("--to")
-            .arg(format!("VOXIDE@127.0.0.1:{}", server.dicom)),
-    );
-    let (_, series) = server.get_json("/dicom-web/series?Modality=CT");
-    let series_uid = series[0]["0020000E"]["Value"][0].as_str().unwrap();
+    let series_uid = send_ct(&server);
     let body = format!("{{\"series_instance_uid\": \"{series_uid}\"}}");
     let (status, long) = server.post_json("/api/models/slow/runs", &body);
     assert_eq!(status, 202, "{long}");
