@@ -1,8 +1,8 @@
 //! Background jobs and series arrivals, kept in the index so that they survive a restart.
 //!
 //! A job is a row: its kind and parameters (JSON text, the caller's to define), its state
-//! (`queued` → `running` → `succeeded` / `failed`, or `canceled` from either of the first two), progress, the
-//! current step, a log, and the result or error. Runners [`Store::claim_job`] the oldest queued
+//! (`queued` → `running` → `succeeded` / `failed`, or `canceled` from queued or running),
+//! progress, the current step, a log, and the result or error. Runners [`Store::claim_job`] the oldest queued
 //! job atomically; a job found `running` when the server starts was interrupted by a stop or a
 //! crash and is queued again ([`Store::requeue_interrupted_jobs`]).
 //!

@@ -451,14 +451,15 @@ fn build(query: &Query) -> Result<(String, SqliteArguments), StoreError> {
     // The selected columns come first in the statement, so their arguments are bound first.
     // A patient's study count counts only the studies in the caller's scope: the others must
     // not show, not even as a number.
+    let count_scope = query.scope.condition("s2.study_uid");
     let mut select: Vec<String> = Vec::new();
     for c in columns_for(level) {
-        match query.scope.condition("s2.study_uid") {
+        match &count_scope {
             Some((scoped, scope_args)) if c.tag == tag::NUMBER_OF_PATIENT_RELATED_STUDIES => {
                 select.push(format!(
                     "(SELECT COUNT(*) FROM studies s2 WHERE s2.patient_pk = p.pk AND {scoped})"
                 ));
-                add(&mut args, scope_args)?;
+                add(&mut args, scope_args.clone())?;
             }
             _ => select.push(c.sql.to_string()),
         }
