@@ -165,13 +165,9 @@ impl SlabReader {
                 let slices = (voxels / per_slice.max(1)).clamp(1, nz - self.next_z);
                 let bytes = slices * per_slice * raw.size();
                 let z0 = self.next_z;
-                // Grow the buffer with the data actually read, so that a header announcing a
-                // huge slice over a short file fails instead of allocating the slice.
-                buf.clear();
-                buf.reserve(bytes.min(1 << 26));
-                let read = (&mut *reader).take(bytes as u64).read_to_end(buf);
-                let read = read.and_then(|n| {
-                    if n < bytes {
+                let (filled, read) = fill(&mut **reader, buf, bytes);
+                let read = read.and_then(|()| {
+                    if filled < bytes {
                         Err(std::io::Error::from(ErrorKind::UnexpectedEof))
                     } else {
                         Ok(())
@@ -189,7 +185,7 @@ impl SlabReader {
                             (per_slice as u64)
                                 .saturating_mul(nz as u64)
                                 .saturating_mul(raw.size() as u64),
-                            ((z0 * per_slice * raw.size()) as u64).saturating_add(buf.len() as u64),
+                            ((z0 * per_slice * raw.size()) as u64).saturating_add(filled as u64),
                         ),
                         _ if *gzip => IoError::malformed(format!(
                             "corrupt gzip data ({e}) at {what}; the file is damaged, copy or export it again"
@@ -211,12 +207,35 @@ impl SlabReader {
                     }
                 }
                 let geometry = slab_geometry(&self.geometry, z0, slices)?;
-                raw::build_image(geometry, *raw, buf, *big_endian, *scale)
+                raw::build_image(geometry, *raw, &buf[..bytes], *big_endian, *scale)
                     .map(Some)
                     .map_err(|e| e.in_file(&self.path))
             }
         }
     }
+}
+
+/// Reads up to `bytes` bytes into `buf[..bytes]`: how many were read (fewer at the end of the
+/// data or on an error) and the error, if any. The buffer keeps its length between slabs, so it is zeroed once when
+/// it grows rather than on every slab (`read_to_end` zeroes its spare capacity on each call);
+/// it grows with the data actually read, so that a header announcing a huge slice over a short
+/// file fails instead of allocating the slice.
+fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, bytes: usize) -> (usize, std::io::Result<()>) {
+    let mut filled = 0;
+    while filled < bytes {
+        if filled == buf.len() {
+            let grow = (bytes - filled).min(buf.len().max(1 << 16));
+            buf.resize(filled + grow, 0);
+        }
+        let end = buf.len().min(bytes);
+        match reader.read(&mut buf[filled..end]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return (filled, Err(e)),
+        }
+    }
+    (filled, Ok(()))
 }
 
 /// The geometry of slices `z0..z0 + n` of `g`.

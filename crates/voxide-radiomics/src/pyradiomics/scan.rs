@@ -52,7 +52,7 @@ pub struct MaskScan {
     label: u32,
     hasher: Option<Sha1>,
     any_nonzero: bool,
-    /// Labels seen, for the error that lists them when `label` is absent.
+    /// Labels seen before `label` was found, for the error that lists them when it is absent.
     labels: BTreeSet<u32>,
     lo: [usize; 3],
     hi: [usize; 3],
@@ -94,7 +94,9 @@ impl MaskScan {
             with_px!(slab, img => scan_label(img.data(), label, self.hasher.as_mut()));
         if any {
             self.any_nonzero = true;
-            if self.labels.len() < 64 {
+            // The labels are listed only by the error for a label the mask lacks, so they are
+            // collected only until the label is found.
+            if self.count + count == 0 && self.labels.len() < 64 {
                 with_px!(slab, img => {
                     for v in img.data().iter() {
                         let u = v.to_u32();
