@@ -23,11 +23,12 @@ bash scripts/setup-test.sh
 
 # PyRadiomics in its own virtual environment, idempotently.
 venv="$root/target/bench-radiomics/venv"
-if ! "$venv/bin/python" -c 'import radiomics, SimpleITK' >/dev/null 2>&1; then
+# `deflate` (libdeflate) times the inflating PyRadiomics' output requires, as a floor.
+if ! "$venv/bin/python" -c 'import radiomics, SimpleITK, deflate' >/dev/null 2>&1; then
   echo "bench: installing pyradiomics-bhklab==3.1.4 into $venv" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet "pyradiomics-bhklab==3.1.4"
+  "$venv/bin/pip" install --quiet "pyradiomics-bhklab==3.1.4" "deflate==0.9.0"
 fi
 command -v /usr/bin/time >/dev/null 2>&1 || {
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

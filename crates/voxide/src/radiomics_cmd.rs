@@ -227,6 +227,9 @@ fn pyradiomics_cells(values: Vec<(String, PyValue)>) -> Vec<(String, Cell)> {
 /// decoded volume and its compressed file.
 const SLAB_VOXELS: usize = 1 << 18;
 
+/// Compressed images up to this many inflated bytes are read whole rather than streamed.
+const WHOLE_READ_BYTES: usize = 8 << 20;
+
 /// The PyRadiomics extraction of two image files, streamed: the mask is reduced to its ROI as
 /// it is read, and of the image only the box the extraction reads is kept (the hash and
 /// statistics PyRadiomics reports are computed on the way). Extractions that need the whole
@@ -256,6 +259,15 @@ fn pyradiomics_streamed(
     // (libdeflate, the fastest), while this thread streams the mask; otherwise both stream.
     let mut image = voxide_io::SlabReader::open(&case.image).with_context(read_image_err)?;
     let parallel = rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
+    let inflated = image.geometry().size().iter().product::<usize>() * image.voxel_type().size();
+    if image.compressed() && inflated <= WHOLE_READ_BYTES {
+        // A small compressed image: libdeflate's whole-buffer inflate is faster than streaming
+        // (zlib-rs) by more than faulting in the buffer costs.
+        drop(image);
+        let scanned = scan_mask()?;
+        let whole = voxide_io::read_image(&case.image).with_context(read_image_err)?;
+        return Ok(pyrad::extract_with_mask(&whole, scanned, params)?);
+    }
     if parallel && image.compressed() {
         drop(image);
         return std::thread::scope(|scope| {

@@ -238,7 +238,8 @@ fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
         "only the enabled GLCM feature"
     );
     assert_eq!(json["diagnostics_Mask-original_VoxelNum"], 4137);
-    // The CLI streams the files; the whole-volume hashes are PyRadiomics' (baseline CSV).
+    // The whole-volume hashes are PyRadiomics' (baseline CSV). brain1's image is small enough
+    // to be read whole; lung2's (32 MB) is streamed slab by slab, as is every mask.
     assert_eq!(
         json["diagnostics_Image-original_Hash"],
         "5c9ce3ca174f0f8324aa4d277e0fef82dc5ac566"
@@ -247,6 +248,34 @@ fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
         json["diagnostics_Mask-original_Hash"],
         "9dc2c3137b31fd872997d92c9a92d5178126d9d3"
     );
+    let out = voxide()
+        .args(["radiomics", "extract", "--image"])
+        .arg(data("lung2_image.nrrd"))
+        .arg("--mask")
+        .arg(data("lung2_label.nrrd"))
+        .arg("--params")
+        .arg(&params)
+        .args(["--format", "json"])
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["diagnostics_Image-original_Hash"],
+        "14f57fd04838eb8c9cca2a0dd871d29971585975"
+    );
+    assert_eq!(
+        json["diagnostics_Mask-original_Hash"],
+        "295d315a562eb6b4ce7d5f592b6cd3558f1d5cf6"
+    );
+    assert_eq!(json["diagnostics_Mask-original_VoxelNum"], 24644);
+    let mean = json["original_firstorder_Mean"].as_f64().unwrap();
+    assert!((mean / 7.602093815938971 - 1.0).abs() < 1e-9, "{mean}");
 
     // A truncated image file: an error naming the file, not a panic or partial output.
     let bytes = std::fs::read(data("brain1_image.nrrd")).unwrap();
