@@ -216,10 +216,10 @@ impl SlabReader {
 }
 
 /// Reads up to `bytes` bytes into `buf[..bytes]`: how many were read (fewer at the end of the
-/// data or on an error) and the error, if any. The buffer keeps its length between slabs, so it is zeroed once when
-/// it grows rather than on every slab (`read_to_end` zeroes its spare capacity on each call);
-/// it grows with the data actually read, so that a header announcing a huge slice over a short
-/// file fails instead of allocating the slice.
+/// data or on an error) and the error, if any. The buffer keeps its length between slabs, so
+/// it is zeroed once as it grows rather than on every slab (`read_to_end` zeroes its spare
+/// capacity on each call); it grows with the data actually read, so that a header announcing
+/// a huge slice over a short file fails instead of allocating the slice.
 fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, bytes: usize) -> (usize, std::io::Result<()>) {
     let mut filled = 0;
     while filled < bytes {

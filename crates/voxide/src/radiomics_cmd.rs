@@ -259,7 +259,9 @@ fn pyradiomics_streamed(
     // (libdeflate, the fastest), while this thread streams the mask; otherwise both stream.
     let mut image = voxide_io::SlabReader::open(&case.image).with_context(read_image_err)?;
     let parallel = rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none();
-    let inflated = image.geometry().size().iter().product::<usize>() * image.voxel_type().size();
+    let inflated = (image.geometry().size().iter())
+        .try_fold(image.voxel_type().size(), |bytes, &n| bytes.checked_mul(n))
+        .unwrap_or(usize::MAX);
     if image.compressed() && inflated <= WHOLE_READ_BYTES {
         // A small compressed image: libdeflate's whole-buffer inflate is faster than streaming
         // (zlib-rs) by more than faulting in the buffer costs.
