@@ -262,15 +262,10 @@ fn pyradiomics_streamed(
     let inflated = (image.geometry().size().iter())
         .try_fold(image.voxel_type().size(), |bytes, &n| bytes.checked_mul(n))
         .unwrap_or(usize::MAX);
-    if image.compressed() && inflated <= WHOLE_READ_BYTES {
-        // A small compressed image: libdeflate's whole-buffer inflate is faster than streaming
-        // (zlib-rs) by more than faulting in the buffer costs.
-        drop(image);
-        let scanned = scan_mask()?;
-        let whole = voxide_io::read_image(&case.image).with_context(read_image_err)?;
-        return Ok(pyrad::extract_with_mask(&whole, scanned, params)?);
-    }
-    if parallel && image.compressed() {
+    // A small compressed image is read whole after the mask: libdeflate's whole-buffer inflate
+    // is faster than streaming (zlib-rs) by more than faulting in the buffer costs.
+    let small = image.compressed() && inflated <= WHOLE_READ_BYTES;
+    if parallel && image.compressed() && !small {
         drop(image);
         return std::thread::scope(|scope| {
             let reading = scope.spawn(|| voxide_io::read_image(&case.image));
@@ -283,7 +278,10 @@ fn pyradiomics_streamed(
         });
     }
     let scanned = scan_mask()?;
-    match scanned.image_box(image.geometry(), params) {
+    match scanned
+        .image_box(image.geometry(), params)
+        .filter(|_| !small)
+    {
         Some(window) => {
             let mut scan = ImageScan::new(image.geometry(), image.voxel_type(), window)?;
             while let Some(slab) = image.next_slab(SLAB_VOXELS).with_context(read_image_err)? {

@@ -203,6 +203,30 @@ fn extract_reads_a_dicom_series_with_a_seg_mask() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("segment"));
 }
 
+/// `voxide radiomics extract` of `image` and `mask` with a PyRadiomics parameter file.
+fn extract_with_params(image: &Path, mask: &Path, params: &Path) -> Command {
+    let mut command = voxide();
+    command
+        .args(["radiomics", "extract", "--image"])
+        .arg(image)
+        .arg("--mask")
+        .arg(mask)
+        .arg("--params")
+        .arg(params);
+    command
+}
+
+/// The JSON row of a successful `extract --format json`.
+fn json_row(command: &mut Command) -> serde_json::Value {
+    let out = command.args(["--format", "json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
     let data = |f: &str| voxide_testdata::data(&format!("radiomics/pyradiomics/{f}"));
@@ -213,22 +237,11 @@ fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
         "imageType:\n  Original: {}\nsetting:\n  binWidth: 25\n  label: 1\nfeatureClass:\n  firstorder:\n  glcm: [Contrast]\n",
     )
     .unwrap();
-    let out = voxide()
-        .args(["radiomics", "extract", "--image"])
-        .arg(data("brain1_image.nrrd"))
-        .arg("--mask")
-        .arg(data("brain1_label.nrrd"))
-        .arg("--params")
-        .arg(&params)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = json_row(&mut extract_with_params(
+        &data("brain1_image.nrrd"),
+        &data("brain1_label.nrrd"),
+        &params,
+    ));
     // PyRadiomics' own baseline (baseline_firstorder.csv, column brain1).
     let mean = json["original_firstorder_Mean"].as_f64().unwrap();
     assert!((mean / 825.2354363065023 - 1.0).abs() < 1e-9, "{mean}");
@@ -248,23 +261,14 @@ fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
         json["diagnostics_Mask-original_Hash"],
         "9dc2c3137b31fd872997d92c9a92d5178126d9d3"
     );
-    let out = voxide()
-        .args(["radiomics", "extract", "--image"])
-        .arg(data("lung2_image.nrrd"))
-        .arg("--mask")
-        .arg(data("lung2_label.nrrd"))
-        .arg("--params")
-        .arg(&params)
-        .args(["--format", "json"])
-        .env("RAYON_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let json = json_row(
+        extract_with_params(
+            &data("lung2_image.nrrd"),
+            &data("lung2_label.nrrd"),
+            &params,
+        )
+        .env("RAYON_NUM_THREADS", "1"),
     );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         json["diagnostics_Image-original_Hash"],
         "14f57fd04838eb8c9cca2a0dd871d29971585975"
@@ -281,13 +285,7 @@ fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
     let bytes = std::fs::read(data("brain1_image.nrrd")).unwrap();
     let cut = tmp.path().join("cut.nrrd");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let out = voxide()
-        .args(["radiomics", "extract", "--image"])
-        .arg(&cut)
-        .arg("--mask")
-        .arg(data("brain1_label.nrrd"))
-        .arg("--params")
-        .arg(&params)
+    let out = extract_with_params(&cut, &data("brain1_label.nrrd"), &params)
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -299,15 +297,13 @@ fn params_mode_gives_pyradiomics_names_values_and_clear_filter_errors() {
 
     // A parameter file asking for filtered images names what is not available.
     let wavelet = voxide_testdata::data("radiomics/pyradiomics/params/exampleCT.yaml");
-    let out = voxide()
-        .args(["radiomics", "extract", "--image"])
-        .arg(data("brain1_image.nrrd"))
-        .arg("--mask")
-        .arg(data("brain1_label.nrrd"))
-        .arg("--params")
-        .arg(&wavelet)
-        .output()
-        .unwrap();
+    let out = extract_with_params(
+        &data("brain1_image.nrrd"),
+        &data("brain1_label.nrrd"),
+        &wavelet,
+    )
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
